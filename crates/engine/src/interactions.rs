@@ -1,0 +1,322 @@
+//! The write interactions as they run inside a store transaction. Each function assumes its
+//! input was checked with [`crate::resource::check_body`] before the job was submitted, so the
+//! writer thread only does what must be serialized.
+
+use crate::query::{Handling, parse_query_string, parse_search};
+use crate::{Error, index, resource};
+use medulla_store::{Method, NewVersion, StoredResource, WriteTx};
+use serde_json::Value;
+
+/// The result of a write.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The version now current.
+    pub resource: StoredResource,
+    /// True when a new resource came into being (201), false for a new version or an existing
+    /// match (200).
+    pub created: bool,
+    /// False when nothing was written (conditional create matched an existing resource).
+    pub changed: bool,
+}
+
+/// Stores `body` as version `version` of `resource_type/id`.
+pub(crate) fn store_version(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    id: &str,
+    version: u64,
+    method: Method,
+    body: Value,
+) -> Result<StoredResource, Error> {
+    let now = tx.now();
+    let stamped = resource::stamp(body, id, version, now);
+    let rows = index::index_rows(resource_type, &stamped);
+    let bytes = serde_json::to_vec(&stamped)
+        .map_err(|error| Error::invalid(None, format!("cannot serialize resource: {error}")))?;
+    tx.put(&NewVersion {
+        resource_type,
+        id,
+        version,
+        last_updated: now,
+        method,
+        body: Some(&bytes),
+        index: Some(&rows),
+    })?;
+    Ok(StoredResource {
+        resource_type: resource_type.to_owned(),
+        id: id.to_owned(),
+        version,
+        last_updated: now,
+        method,
+        body: Some(bytes),
+        seq: 0,
+    })
+}
+
+/// Finds current resources matching a conditional query (`identifier=…&_id=…`), at most `limit`.
+/// Unknown parameters are an error here: ignoring one would widen the match.
+pub(crate) fn find(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<StoredResource>, Error> {
+    let params = parse_query_string(query);
+    if params.is_empty() {
+        return Err(Error::invalid(
+            None,
+            format!("conditional criteria {query:?} are empty"),
+        ));
+    }
+    let mut parsed = parse_search(resource_type, &params, Handling::Strict)?;
+    parsed.query.count = limit;
+    parsed.query.after_key = None;
+    Ok(tx.search(&parsed.query)?.resources)
+}
+
+/// Creates a new resource with `id` (server-assigned when `None`).
+pub(crate) fn create(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    body: Value,
+    id: Option<String>,
+) -> Result<Written, Error> {
+    let id = id.unwrap_or_else(resource::new_id);
+    if let Some(existing) = tx.current(resource_type, &id)? {
+        return Err(Error::Conflict(format!(
+            "{resource_type}/{id} already exists (version {})",
+            existing.version
+        )));
+    }
+    let stored = store_version(tx, resource_type, &id, 1, Method::Post, body)?;
+    Ok(Written {
+        resource: stored,
+        created: true,
+        changed: true,
+    })
+}
+
+/// Conditional create: a match is returned unchanged; more than one match is an error.
+pub(crate) fn create_if_none_exist(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    body: Value,
+    if_none_exist: &str,
+) -> Result<Written, Error> {
+    let mut matches = find(tx, resource_type, if_none_exist, 2)?;
+    match matches.len() {
+        0 => create(tx, resource_type, body, None),
+        1 => Ok(Written {
+            resource: matches.remove(0),
+            created: false,
+            changed: false,
+        }),
+        _ => Err(Error::PreconditionFailed(format!(
+            "conditional create: more than one {resource_type} matches {if_none_exist:?}"
+        ))),
+    }
+}
+
+fn check_if_match(
+    resource_type: &str,
+    id: &str,
+    current: Option<&StoredResource>,
+    if_match: Option<u64>,
+) -> Result<(), Error> {
+    match (if_match, current) {
+        (None, _) => Ok(()),
+        (Some(wanted), Some(current)) if current.version == wanted && !current.is_deleted() => {
+            Ok(())
+        }
+        (Some(wanted), Some(current)) => Err(Error::PreconditionFailed(format!(
+            "If-Match version {wanted} does not match {resource_type}/{id}, which is at version {}{}",
+            current.version,
+            if current.is_deleted() {
+                " (deleted)"
+            } else {
+                ""
+            }
+        ))),
+        (Some(wanted), None) => Err(Error::PreconditionFailed(format!(
+            "If-Match version {wanted} given but {resource_type}/{id} does not exist"
+        ))),
+    }
+}
+
+/// Update (or update-as-create) of `resource_type/id`.
+pub(crate) fn update(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    id: &str,
+    body: Value,
+    if_match: Option<u64>,
+    method: Method,
+) -> Result<Written, Error> {
+    let current = tx.current(resource_type, id)?;
+    check_if_match(resource_type, id, current.as_ref(), if_match)?;
+    let created = current.as_ref().is_none_or(StoredResource::is_deleted);
+    let version = current.map_or(1, |c| c.version + 1);
+    let stored = store_version(tx, resource_type, id, version, method, body)?;
+    Ok(Written {
+        resource: stored,
+        created,
+        changed: true,
+    })
+}
+
+/// Conditional update per R4: no match creates (with the body's id if any), one match updates
+/// (the body's id, if given, must be that match's), several matches fail.
+pub(crate) fn conditional_update(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    criteria: &str,
+    body: Value,
+    if_match: Option<u64>,
+) -> Result<Written, Error> {
+    let matches = find(tx, resource_type, criteria, 2)?;
+    let body_id = body.get("id").and_then(Value::as_str).map(str::to_owned);
+    match matches.as_slice() {
+        [] => match body_id {
+            Some(id) => update(tx, resource_type, &id, body, if_match, Method::Put),
+            None => create(tx, resource_type, body, None),
+        },
+        [found] => {
+            if let Some(body_id) = body_id.filter(|body_id| *body_id != found.id) {
+                return Err(Error::invalid(
+                    Some(&format!("{resource_type}.id")),
+                    format!(
+                        "id {body_id:?} in the body is not that of the matching resource {resource_type}/{}",
+                        found.id
+                    ),
+                ));
+            }
+            let id = found.id.clone();
+            update(tx, resource_type, &id, body, if_match, Method::Put)
+        }
+        _ => Err(Error::PreconditionFailed(format!(
+            "conditional update: more than one {resource_type} matches {criteria:?}"
+        ))),
+    }
+}
+
+/// Applies a JSON Patch to the current version and stores the result.
+pub(crate) fn patch(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    id: &str,
+    operations: &json_patch::Patch,
+    if_match: Option<u64>,
+) -> Result<Written, Error> {
+    let current = tx.current(resource_type, id)?;
+    check_if_match(resource_type, id, current.as_ref(), if_match)?;
+    let current = live(resource_type, id, current)?;
+    let mut document: Value = serde_json::from_slice(current.body.as_deref().unwrap_or(b"{}"))
+        .map_err(|error| Error::Conflict(format!("stored resource is unreadable: {error}")))?;
+    json_patch::patch(&mut document, operations).map_err(|error| {
+        Error::Unprocessable(vec![crate::Problem {
+            expression: None,
+            diagnostics: format!("JSON Patch failed: {error}"),
+        }])
+    })?;
+    resource::check_body(resource_type, &document, Some(id)).map_err(|error| match error {
+        Error::Invalid(problems) => Error::Unprocessable(problems),
+        other => other,
+    })?;
+    let stored = store_version(
+        tx,
+        resource_type,
+        id,
+        current.version + 1,
+        Method::Patch,
+        document,
+    )?;
+    Ok(Written {
+        resource: stored,
+        created: false,
+        changed: true,
+    })
+}
+
+/// The current version if it exists and is not deleted.
+pub(crate) fn live(
+    resource_type: &str,
+    id: &str,
+    current: Option<StoredResource>,
+) -> Result<StoredResource, Error> {
+    match current {
+        None => Err(Error::NotFound(format!("{resource_type}/{id}"))),
+        Some(deleted) if deleted.is_deleted() => Err(Error::Gone {
+            resource: format!("{resource_type}/{id}"),
+            version: deleted.version,
+        }),
+        Some(current) => Ok(current),
+    }
+}
+
+/// Deletes `resource_type/id`. Returns the tombstone, or `None` when it was already deleted.
+pub(crate) fn delete(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<StoredResource>, Error> {
+    let Some(current) = tx.current(resource_type, id)? else {
+        return Err(Error::NotFound(format!("{resource_type}/{id}")));
+    };
+    if current.is_deleted() {
+        return Ok(None);
+    }
+    let now = tx.now();
+    let version = current.version + 1;
+    tx.put(&NewVersion {
+        resource_type,
+        id,
+        version,
+        last_updated: now,
+        method: Method::Delete,
+        body: None,
+        index: None,
+    })?;
+    Ok(Some(StoredResource {
+        resource_type: resource_type.to_owned(),
+        id: id.to_owned(),
+        version,
+        last_updated: now,
+        method: Method::Delete,
+        body: None,
+        seq: 0,
+    }))
+}
+
+/// Conditional delete: deletes the single match, or every match when `allow_multiple`
+/// (at most `max_matches`); several matches otherwise fail with 412.
+pub(crate) fn conditional_delete(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    criteria: &str,
+    allow_multiple: bool,
+    max_matches: usize,
+) -> Result<Vec<StoredResource>, Error> {
+    let limit = if allow_multiple {
+        max_matches.saturating_add(1)
+    } else {
+        2
+    };
+    let matches = find(tx, resource_type, criteria, limit)?;
+    if matches.len() > 1 && !allow_multiple {
+        return Err(Error::PreconditionFailed(format!(
+            "conditional delete: more than one {resource_type} matches {criteria:?}"
+        )));
+    }
+    if matches.len() > max_matches {
+        return Err(Error::PreconditionFailed(format!(
+            "conditional delete: more than {max_matches} resources match {criteria:?}"
+        )));
+    }
+    let mut tombstones = Vec::with_capacity(matches.len());
+    for found in matches {
+        if let Some(tombstone) = delete(tx, resource_type, &found.id)? {
+            tombstones.push(tombstone);
+        }
+    }
+    Ok(tombstones)
+}

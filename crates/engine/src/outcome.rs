@@ -1,0 +1,90 @@
+//! OperationOutcome rendering and the one mapping from [`Error`] to HTTP status and issue code.
+
+use crate::Error;
+use serde_json::{Value, json};
+
+impl Error {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::UnknownResourceType(_) | Error::NotFound(_) => 404,
+            Error::Invalid(_) => 400,
+            Error::Gone { .. } => 410,
+            Error::PreconditionFailed(_) => 412,
+            Error::Conflict(_) => 409,
+            Error::Unprocessable(_) => 422,
+            Error::TransactionEntry { source, .. } => source.status(),
+            Error::Store(medulla_store::Error::VersionConflict { .. }) => 409,
+            Error::Store(_) => 500,
+        }
+    }
+
+    /// The OperationOutcome `issue.code` for this error.
+    pub fn issue_code(&self) -> &'static str {
+        match self.root() {
+            Error::UnknownResourceType(_) => "not-supported",
+            Error::NotFound(_) => "not-found",
+            Error::Gone { .. } => "deleted",
+            Error::Invalid(_) | Error::Unprocessable(_) => "invalid",
+            Error::PreconditionFailed(_) | Error::Conflict(_) => "conflict",
+            Error::Store(medulla_store::Error::VersionConflict { .. }) => "conflict",
+            _ => "exception",
+        }
+    }
+
+    /// The error as an OperationOutcome. Storage failures are not detailed to clients.
+    pub fn to_outcome(&self) -> Value {
+        if matches!(self.root(), Error::Store(error) if !matches!(error, medulla_store::Error::VersionConflict { .. }))
+        {
+            return operation_outcome(
+                "error",
+                "exception",
+                &[(
+                    None,
+                    "internal storage error; see the server log".to_owned(),
+                )],
+            );
+        }
+        let problems: Vec<(Option<String>, String)> = self
+            .problems()
+            .into_iter()
+            .map(|problem| (problem.expression, problem.diagnostics))
+            .collect();
+        operation_outcome("error", self.issue_code(), &problems)
+    }
+}
+
+/// The canonical text of an HTTP status, as `Bundle.entry.response.status` carries it.
+pub fn status_line(status: u16) -> String {
+    let reason = match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        410 => "Gone",
+        412 => "Precondition Failed",
+        422 => "Unprocessable Entity",
+        _ => "Internal Server Error",
+    };
+    format!("{status} {reason}")
+}
+
+/// Builds an OperationOutcome with one issue per `(expression, diagnostics)`.
+pub fn operation_outcome(severity: &str, code: &str, issues: &[(Option<String>, String)]) -> Value {
+    let issues: Vec<Value> = issues
+        .iter()
+        .map(|(expression, diagnostics)| {
+            let mut issue =
+                json!({ "severity": severity, "code": code, "diagnostics": diagnostics });
+            if let (Some(expression), Some(object)) = (expression, issue.as_object_mut()) {
+                object.insert("expression".into(), json!([expression]));
+            }
+            issue
+        })
+        .collect();
+    json!({ "resourceType": "OperationOutcome", "issue": issues })
+}

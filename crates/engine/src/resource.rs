@@ -1,0 +1,142 @@
+//! Checking incoming resources and stamping stored ones.
+
+use crate::{Error, Problem, fhir_time};
+use medulla_model::definitions;
+use medulla_store::Timestamp;
+use serde_json::{Map, Value};
+
+/// Checks a resource type named in a URL.
+///
+/// # Errors
+/// [`Error::UnknownResourceType`] when it is not a concrete R4 resource type.
+pub fn check_type(resource_type: &str) -> Result<(), Error> {
+    if definitions().is_resource_type(resource_type) {
+        Ok(())
+    } else {
+        Err(Error::UnknownResourceType(resource_type.to_owned()))
+    }
+}
+
+/// True when `id` matches FHIR's id syntax: `[A-Za-z0-9\-\.]{1,64}`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// Checks an id from a URL or body.
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed id.
+pub fn check_id(id: &str) -> Result<(), Error> {
+    if is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            Some("id"),
+            format!(
+                "invalid resource id {id:?}: ids are 1-64 characters of A-Z, a-z, 0-9, '-' and '.'"
+            ),
+        ))
+    }
+}
+
+/// Checks a resource body against its URL's type (and id, for updates) and the R4 definitions.
+///
+/// # Errors
+/// [`Error::Invalid`] listing every problem found.
+pub fn check_body(resource_type: &str, body: &Value, url_id: Option<&str>) -> Result<(), Error> {
+    let Some(object) = body.as_object() else {
+        return Err(Error::invalid(
+            None,
+            "the body must be a JSON object holding a FHIR resource",
+        ));
+    };
+    match object.get("resourceType").and_then(Value::as_str) {
+        None => {
+            return Err(Error::invalid(
+                Some("resourceType"),
+                "the resource has no resourceType",
+            ));
+        }
+        Some(found) if found != resource_type => {
+            return Err(Error::invalid(
+                Some("resourceType"),
+                format!(
+                    "resourceType {found:?} does not match the type {resource_type:?} in the URL"
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
+    match (url_id, object.get("id")) {
+        (Some(url_id), Some(Value::String(body_id))) if body_id != url_id => {
+            return Err(Error::invalid(
+                Some(&format!("{resource_type}.id")),
+                format!("id {body_id:?} in the body does not match id {url_id:?} in the URL"),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(Error::invalid(
+                Some(&format!("{resource_type}.id")),
+                "an update must carry the resource's id in the body",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(Value::String(id)) = object.get("id") {
+        check_id(id)?;
+    }
+    let issues = medulla_model::check::check_resource(body);
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(
+            issues
+                .into_iter()
+                .map(|issue| Problem {
+                    expression: Some(issue.path),
+                    diagnostics: issue.message,
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping the rest of `meta`, and puts
+/// `resourceType`, `id` and `meta` first.
+pub fn stamp(body: Value, id: &str, version: u64, last_updated: Timestamp) -> Value {
+    let Value::Object(mut fields) = body else {
+        return body;
+    };
+    let mut meta = match fields.remove("meta") {
+        Some(Value::Object(meta)) => meta,
+        _ => Map::new(),
+    };
+    meta.remove("versionId");
+    meta.remove("lastUpdated");
+    let mut stamped_meta = Map::with_capacity(meta.len() + 2);
+    stamped_meta.insert("versionId".into(), Value::String(version.to_string()));
+    stamped_meta.insert(
+        "lastUpdated".into(),
+        Value::String(fhir_time::format_instant(last_updated)),
+    );
+    stamped_meta.extend(meta);
+    let mut out = Map::with_capacity(fields.len() + 2);
+    out.insert(
+        "resourceType".into(),
+        fields.remove("resourceType").unwrap_or(Value::Null),
+    );
+    fields.remove("id");
+    out.insert("id".into(), Value::String(id.to_owned()));
+    out.insert("meta".into(), Value::Object(stamped_meta));
+    out.extend(fields);
+    Value::Object(out)
+}
+
+/// A new server-assigned id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,113 @@
+//! Versioned FHIR resource storage.
+//!
+//! This crate owns how resources, their versions and their search-index rows are kept on disk.
+//! [`Store`] is the boundary the rest of Medulla talks to; [`SqliteStore`] is the embedded
+//! backend (the default) and a PostgreSQL backend will implement the same trait.
+//!
+//! Does not: know FHIR semantics beyond "a resource is a typed, versioned JSON blob with index
+//! rows", speak HTTP, or read the environment. Callers (the `medulla-engine` crate) decide
+//! versions, ids and conflicts inside a write job; the store only makes the job atomic and durable.
+//!
+//! Writes go through [`Store::submit`] as a [`WriteJob`]: one writer thread runs many pending jobs
+//! inside one SQLite transaction (each job in its own savepoint) and commits once, so concurrent
+//! requests share one disk sync (group commit). A job's result is delivered only after the commit
+//! is durable.
+//!
+//! ```
+//! use medulla_store::{SqliteStore, Store, write, NewVersion, Method};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path(), Default::default())?;
+//! let written = write(&store, |tx| {
+//!     let now = tx.now();
+//!     tx.put(&NewVersion {
+//!         resource_type: "Patient", id: "p1", version: 1, last_updated: now,
+//!         method: Method::Post, body: Some(br#"{"resourceType":"Patient","id":"p1"}"#),
+//!         index: None,
+//!     })?;
+//!     Ok::<_, medulla_store::Error>(now)
+//! }).blocking_wait()?;
+//! let read = store.read("Patient", "p1")?.expect("just written");
+//! assert_eq!(read.version, 1);
+//! assert_eq!(read.last_updated, written);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod job;
+mod sqlite;
+mod types;
+
+pub use error::Error;
+pub use job::{WriteJob, WriteTicket, write};
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub use types::*;
+
+/// A storage backend for versioned resources.
+///
+/// Reads are synchronous and may block on disk: async callers run them on a blocking thread.
+/// Writes are submitted as jobs and complete through a [`WriteTicket`].
+pub trait Store: Send + Sync + 'static {
+    /// The newest version of a resource, including a deletion tombstone (`deleted == true`).
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
+
+    /// One specific version of a resource.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn vread(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+    ) -> Result<Option<StoredResource>, Error>;
+
+    /// Versions, newest first, for the instance, type or whole system.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, Error>;
+
+    /// Current, non-deleted resources matching a search, in ascending storage order.
+    ///
+    /// # Errors
+    /// Fails when the backend fails.
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error>;
+
+    /// Hands a job to the writer. The job runs later, on the writer thread, inside a transaction.
+    fn submit(&self, job: Box<dyn WriteJob>);
+
+    /// Counts of stored rows, for diagnostics and benchmarks.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn stats(&self) -> Result<StoreStats, Error>;
+}
+
+/// What a write job may do. It runs inside the writer's transaction: everything it does becomes
+/// durable together, or not at all if the job (or the commit) fails.
+pub trait WriteTx {
+    /// The commit timestamp of this batch, monotonic across batches.
+    fn now(&self) -> Timestamp;
+
+    /// The newest version of a resource as this transaction sees it.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
+
+    /// Stores a new version and makes it current, replacing its index rows.
+    ///
+    /// # Errors
+    /// [`Error::VersionConflict`] when `version` is not one more than the current version.
+    fn put(&mut self, version: &NewVersion<'_>) -> Result<(), Error>;
+
+    /// Search as this transaction sees it (used by conditional interactions).
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn search(&mut self, query: &SearchQuery) -> Result<SearchPage, Error>;
+}

@@ -1,0 +1,180 @@
+//! The embedded SQLite backend.
+
+mod queries;
+mod schema;
+mod writer;
+
+use crate::{
+    Error, HistoryPage, HistoryQuery, SearchPage, SearchQuery, Store, StoreStats, StoredResource,
+    WriteJob,
+};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Sender, channel};
+
+/// Settings of the SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// `synchronous=FULL` (default): every commit is synced to disk before it is acknowledged.
+    /// `false` uses `NORMAL`, which in WAL mode may lose the last commits on power loss; only for
+    /// throwaway stores such as benchmarks' floors.
+    pub synchronous_full: bool,
+    /// Idle read connections kept open.
+    pub max_idle_readers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous_full: true,
+            max_idle_readers: 16,
+        }
+    }
+}
+
+/// A store in one directory: `medulla.db` plus SQLite's WAL files.
+///
+/// One writer thread owns the only write connection; reads use a small pool of read-only
+/// connections, which in WAL mode never block the writer or each other.
+pub struct SqliteStore {
+    database_path: PathBuf,
+    options: SqliteOptions,
+    jobs: Mutex<Option<Sender<Box<dyn WriteJob>>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("database_path", &self.database_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir` and starts its writer thread.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or the database cannot be opened or migrated.
+    pub fn open(dir: &Path, options: SqliteOptions) -> Result<SqliteStore, Error> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::OpenDirectory {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let database_path = dir.join("medulla.db");
+        let conn = Connection::open(&database_path)?;
+        schema::apply_pragmas(&conn, options.synchronous_full)?;
+        schema::create(&conn)?;
+        let (sender, receiver) = channel();
+        let writer = std::thread::Builder::new()
+            .name("medulla-store-writer".into())
+            .spawn(move || writer::run(conn, receiver))
+            .map_err(|source| Error::OpenDirectory {
+                path: dir.to_owned(),
+                source,
+            })?;
+        Ok(SqliteStore {
+            database_path,
+            options,
+            jobs: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn database_path(&self) -> &Path {
+        &self.database_path
+    }
+
+    /// Stops accepting writes, lets queued jobs finish, and waits for the writer thread.
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let handle = self.writer.lock().ok().and_then(|mut writer| writer.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
+        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.database_path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(30))?;
+                conn.pragma_update(None, "cache_size", -16384)?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < self.options.max_idle_readers {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Store for SqliteStore {
+    fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        self.with_reader(|conn| queries::read(conn, resource_type, id))
+    }
+
+    fn vread(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+    ) -> Result<Option<StoredResource>, Error> {
+        self.with_reader(|conn| queries::vread(conn, resource_type, id, version))
+    }
+
+    fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, Error> {
+        self.with_reader(|conn| queries::history(conn, query))
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
+        self.with_reader(|conn| queries::search(conn, query))
+    }
+
+    fn submit(&self, job: Box<dyn WriteJob>) {
+        let sender = self.jobs.lock().ok().and_then(|jobs| jobs.clone());
+        match sender {
+            Some(sender) => {
+                if let Err(returned) = sender.send(job) {
+                    returned.0.finish(Err(Error::WriterStopped));
+                }
+            }
+            None => job.finish(Err(Error::WriterStopped)),
+        }
+    }
+
+    fn stats(&self) -> Result<StoreStats, Error> {
+        self.with_reader(|conn| {
+            let count = |sql: &str| -> Result<u64, Error> {
+                let n: i64 = conn.query_row(sql, [], |row| row.get(0))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            Ok(StoreStats {
+                resources: count("SELECT count(*) FROM resources")?,
+                versions: count("SELECT count(*) FROM versions")?,
+                token_rows: count("SELECT count(*) FROM idx_token")?,
+            })
+        })
+    }
+}

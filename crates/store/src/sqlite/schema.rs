@@ -1,0 +1,70 @@
+//! The SQLite schema. See docs/store.md for the crash story of every write.
+
+use rusqlite::Connection;
+
+/// Bumped whenever the schema changes incompatibly.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// `resources` has one row per logical resource pointing at its current version; `versions`
+/// keeps every version (bodies included) in commit order; `idx_*` tables hold search values of
+/// current versions only.
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS resources (
+    res_key      INTEGER PRIMARY KEY,
+    res_type     TEXT    NOT NULL,
+    res_id       TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,
+    deleted      INTEGER NOT NULL,
+    version_seq  INTEGER NOT NULL,
+    UNIQUE (res_type, res_id)
+);
+CREATE INDEX IF NOT EXISTS resources_by_type ON resources (res_type, deleted);
+CREATE INDEX IF NOT EXISTS resources_by_updated ON resources (res_type, last_updated);
+
+CREATE TABLE IF NOT EXISTS versions (
+    seq          INTEGER PRIMARY KEY,
+    res_key      INTEGER NOT NULL,
+    res_type     TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,
+    method       INTEGER NOT NULL,
+    body         BLOB
+);
+CREATE UNIQUE INDEX IF NOT EXISTS versions_by_resource ON versions (res_key, version);
+CREATE INDEX IF NOT EXISTS versions_by_type ON versions (res_type, seq);
+CREATE INDEX IF NOT EXISTS versions_by_time ON versions (last_updated);
+
+CREATE TABLE IF NOT EXISTS idx_token (
+    res_key INTEGER NOT NULL,
+    param   TEXT    NOT NULL,
+    system  TEXT,
+    code    TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token (param, code, system);
+CREATE INDEX IF NOT EXISTS idx_token_resource ON idx_token (res_key);
+"#;
+
+pub(crate) fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        if synchronous_full { "FULL" } else { "NORMAL" },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // 64 MiB page cache per connection (negative = KiB).
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    Ok(())
+}
+
+pub(crate) fn create(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version == 0 {
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(())
+}

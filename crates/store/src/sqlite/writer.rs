@@ -1,0 +1,161 @@
+//! The writer thread: group commit of many jobs per transaction.
+
+use super::queries;
+use crate::{
+    Error, NewVersion, SearchPage, SearchQuery, StoredResource, Timestamp, WriteJob, WriteTx,
+};
+use rusqlite::{Connection, OptionalExtension};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::Receiver;
+
+/// Upper bound on jobs sharing one commit, so one batch's latency stays bounded.
+const MAX_JOBS_PER_BATCH: usize = 512;
+
+struct SqliteWriteTx<'c> {
+    conn: &'c Connection,
+    now: Timestamp,
+}
+
+impl WriteTx for SqliteWriteTx<'_> {
+    fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        queries::read(self.conn, resource_type, id)
+    }
+
+    fn put(&mut self, new: &NewVersion<'_>) -> Result<(), Error> {
+        let conn = self.conn;
+        let existing: Option<(i64, i64)> = conn
+            .prepare_cached(
+                "SELECT res_key, version FROM resources WHERE res_type = ?1 AND res_id = ?2",
+            )?
+            .query_row((new.resource_type, new.id), |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        let current_version =
+            existing.map_or(0, |(_, version)| u64::try_from(version).unwrap_or(0));
+        if new.version != current_version + 1 {
+            return Err(Error::VersionConflict {
+                resource_type: new.resource_type.to_owned(),
+                id: new.id.to_owned(),
+                expected: new.version,
+                found: current_version,
+            });
+        }
+        let version = i64::try_from(new.version).unwrap_or(i64::MAX);
+        let deleted = i64::from(new.body.is_none());
+        let res_key = match existing {
+            Some((res_key, _)) => res_key,
+            None => {
+                conn.prepare_cached(
+                    "INSERT INTO resources (res_type, res_id, version, last_updated, deleted, version_seq) \
+                     VALUES (?1, ?2, 0, 0, 0, 0)",
+                )?
+                .execute((new.resource_type, new.id))?;
+                conn.last_insert_rowid()
+            }
+        };
+        conn.prepare_cached(
+            "INSERT INTO versions (res_key, res_type, version, last_updated, method, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute((
+            res_key,
+            new.resource_type,
+            version,
+            new.last_updated.0,
+            new.method.code(),
+            new.body,
+        ))?;
+        let seq = conn.last_insert_rowid();
+        conn.prepare_cached(
+            "UPDATE resources SET version = ?2, last_updated = ?3, deleted = ?4, version_seq = ?5 \
+             WHERE res_key = ?1",
+        )?
+        .execute((res_key, version, new.last_updated.0, deleted, seq))?;
+        if existing.is_some() {
+            conn.prepare_cached("DELETE FROM idx_token WHERE res_key = ?1")?
+                .execute([res_key])?;
+        }
+        if let (Some(index), Some(_)) = (new.index, new.body) {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO idx_token (res_key, param, system, code) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for token in &index.tokens {
+                insert.execute((res_key, &token.param, &token.system, &token.code))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn search(&mut self, query: &SearchQuery) -> Result<SearchPage, Error> {
+        queries::search(self.conn, query)
+    }
+}
+
+/// Runs until every sender is dropped. Each loop takes all queued jobs (up to a cap), runs each
+/// inside a savepoint of one transaction, commits once, then answers every job.
+pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
+    let mut last_now = Timestamp(0);
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_JOBS_PER_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // Strictly increasing per batch, so `_since` and history order agree with commit order.
+        let now = Timestamp(Timestamp::now().0.max(last_now.0 + 1));
+        last_now = now;
+        let commit = run_batch(&conn, &mut batch, now);
+        if let Err(error) = &commit {
+            tracing::error!(%error, jobs = batch.len(), "write batch failed; rolled back");
+        }
+        for job in batch {
+            let result = match &commit {
+                Ok(()) => Ok(()),
+                Err(error) => Err(Error::CommitFailed(error.to_string())),
+            };
+            job.finish(result);
+        }
+    }
+    tracing::debug!("store writer stopped");
+}
+
+fn run_batch(
+    conn: &Connection,
+    batch: &mut [Box<dyn WriteJob>],
+    now: Timestamp,
+) -> Result<(), Error> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        if let Err(error) = run_job(conn, job.as_mut(), now) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(error);
+        }
+    }
+    if let Err(error) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(error.into());
+    }
+    Ok(())
+}
+
+/// Runs one job in its own savepoint; a failed or panicking job only rolls back itself.
+fn run_job(conn: &Connection, job: &mut dyn WriteJob, now: Timestamp) -> Result<(), Error> {
+    conn.execute_batch("SAVEPOINT job")?;
+    let mut tx = SqliteWriteTx { conn, now };
+    let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or_else(|_| {
+        tracing::error!("write job panicked; its changes were rolled back");
+        false
+    });
+    if !kept {
+        conn.execute_batch("ROLLBACK TO job")?;
+    }
+    conn.execute_batch("RELEASE job")?;
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! Store behaviour over a real SQLite database in a temp directory.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use medulla_store::*;
+
+fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    (dir, store)
+}
+
+fn put(
+    store: &SqliteStore,
+    id: &str,
+    version: u64,
+    body: Option<&str>,
+    index: Option<IndexRows>,
+) -> Result<Timestamp, Error> {
+    let id = id.to_owned();
+    let body = body.map(|b| b.as_bytes().to_vec());
+    write(store, move |tx| {
+        let now = tx.now();
+        tx.put(&NewVersion {
+            resource_type: "Patient",
+            id: &id,
+            version,
+            last_updated: now,
+            method: if body.is_some() {
+                Method::Put
+            } else {
+                Method::Delete
+            },
+            body: body.as_deref(),
+            index: index.as_ref(),
+        })?;
+        Ok(now)
+    })
+    .blocking_wait()
+}
+
+#[test]
+fn versions_are_kept_and_conflicts_rejected() {
+    let (_dir, store) = open();
+    put(&store, "a", 1, Some("{\"v\":1}"), None).unwrap();
+    put(&store, "a", 2, Some("{\"v\":2}"), None).unwrap();
+    let conflict = put(&store, "a", 2, Some("{\"v\":3}"), None).unwrap_err();
+    assert!(
+        matches!(
+            conflict,
+            Error::VersionConflict {
+                expected: 2,
+                found: 2,
+                ..
+            }
+        ),
+        "{conflict}"
+    );
+    put(&store, "a", 3, None, None).unwrap();
+    let current = store.read("Patient", "a").unwrap().unwrap();
+    assert_eq!((current.version, current.is_deleted()), (3, true));
+    let first = store.vread("Patient", "a", 1).unwrap().unwrap();
+    assert_eq!(first.body.as_deref(), Some(&b"{\"v\":1}"[..]));
+    assert_eq!(store.vread("Patient", "a", 9).unwrap(), None);
+    let history = store
+        .history(&HistoryQuery {
+            scope: HistoryScope::Instance("Patient".into(), "a".into()),
+            since: None,
+            at: None,
+            count: 2,
+            before_seq: None,
+        })
+        .unwrap();
+    assert_eq!(
+        history
+            .entries
+            .iter()
+            .map(|e| e.version)
+            .collect::<Vec<_>>(),
+        vec![3, 2]
+    );
+    let rest = store
+        .history(&HistoryQuery {
+            scope: HistoryScope::Instance("Patient".into(), "a".into()),
+            since: None,
+            at: None,
+            count: 2,
+            before_seq: history.next_before_seq,
+        })
+        .unwrap();
+    assert_eq!(
+        rest.entries.iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(rest.next_before_seq, None);
+}
+
+#[test]
+fn a_failed_job_leaves_no_trace_and_does_not_harm_its_batch() {
+    let (_dir, store) = open();
+    let failing = write(&store, |tx| {
+        let now = tx.now();
+        tx.put(&NewVersion {
+            resource_type: "Patient",
+            id: "x",
+            version: 1,
+            last_updated: now,
+            method: Method::Post,
+            body: Some(b"{}"),
+            index: None,
+        })?;
+        Err::<(), Error>(Error::InvalidCursor("abort on purpose".into()))
+    });
+    let ok = write(&store, |tx| {
+        let now = tx.now();
+        tx.put(&NewVersion {
+            resource_type: "Patient",
+            id: "y",
+            version: 1,
+            last_updated: now,
+            method: Method::Post,
+            body: Some(b"{}"),
+            index: None,
+        })
+    });
+    assert!(failing.blocking_wait().is_err());
+    ok.blocking_wait().unwrap();
+    assert_eq!(store.read("Patient", "x").unwrap(), None);
+    assert_eq!(
+        store.read("Patient", "y").unwrap().map(|r| r.version),
+        Some(1)
+    );
+}
+
+#[test]
+fn concurrent_writers_all_land() {
+    let (_dir, store) = open();
+    let store = std::sync::Arc::new(store);
+    let tickets: Vec<_> = (0..200)
+        .map(|n| {
+            let id = format!("p{n}");
+            write(store.as_ref(), move |tx| {
+                let now = tx.now();
+                tx.put(&NewVersion {
+                    resource_type: "Patient",
+                    id: &id,
+                    version: 1,
+                    last_updated: now,
+                    method: Method::Post,
+                    body: Some(b"{}"),
+                    index: None,
+                })
+            })
+        })
+        .collect();
+    for ticket in tickets {
+        ticket.blocking_wait().unwrap();
+    }
+    assert_eq!(store.stats().unwrap().resources, 200);
+}
+
+#[test]
+fn token_search_and_paging() {
+    let (_dir, store) = open();
+    for n in 0..5 {
+        let index = IndexRows {
+            tokens: vec![TokenRow {
+                param: "identifier".into(),
+                system: Some("urn:mrn".into()),
+                code: format!("{}", n % 2),
+            }],
+        };
+        put(&store, &format!("p{n}"), 1, Some("{}"), Some(index)).unwrap();
+    }
+    let query = |after_key, system: TokenSystem| SearchQuery {
+        resource_type: "Patient".into(),
+        clauses: vec![Clause::Token {
+            param: "identifier".into(),
+            values: vec![TokenMatch {
+                system,
+                code: Some("0".into()),
+            }],
+        }],
+        count: 2,
+        after_key,
+        total: true,
+    };
+    let first = store
+        .search(&query(None, TokenSystem::Is("urn:mrn".into())))
+        .unwrap();
+    assert_eq!(
+        first
+            .resources
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["p0", "p2"]
+    );
+    assert_eq!(first.total, Some(3));
+    let second = store
+        .search(&query(first.next_after_key, TokenSystem::Any))
+        .unwrap();
+    assert_eq!(
+        second
+            .resources
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["p4"]
+    );
+    assert_eq!(second.next_after_key, None);
+    let none = store.search(&query(None, TokenSystem::None)).unwrap();
+    assert!(none.resources.is_empty());
+    // Deleting drops the index rows.
+    put(&store, "p0", 2, None, None).unwrap();
+    let after_delete = store.search(&query(None, TokenSystem::Any)).unwrap();
+    assert_eq!(after_delete.total, Some(2));
+}
+
+#[test]
+fn data_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+        put(&store, "kept", 1, Some("{\"a\":1}"), None).unwrap();
+    }
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    assert_eq!(
+        store.read("Patient", "kept").unwrap().map(|r| r.version),
+        Some(1)
+    );
+}
