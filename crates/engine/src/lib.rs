@@ -264,6 +264,43 @@ impl Engine {
         .await
     }
 
+    /// Stores already-checked resources as one write: each with an `id` is created or updated
+    /// under that id (as `PUT` would), each without gets a new id. Returns how many were written.
+    /// Used by bulk loading; callers check each resource first with
+    /// [`resource::check_body`] to report problems per resource.
+    ///
+    /// # Errors
+    /// The first resource that fails; then none of the batch is written.
+    pub async fn upsert_batch(&self, resources: Vec<Value>) -> Result<usize, Error> {
+        self.run(move |tx| {
+            let count = resources.len();
+            for body in resources {
+                let resource_type = body
+                    .get("resourceType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                match body.get("id").and_then(Value::as_str).map(str::to_owned) {
+                    Some(id) => {
+                        interactions::update(
+                            tx,
+                            &resource_type,
+                            &id,
+                            body,
+                            None,
+                            medulla_store::Method::Put,
+                        )?;
+                    }
+                    None => {
+                        interactions::create(tx, &resource_type, body, None)?;
+                    }
+                }
+            }
+            Ok(count)
+        })
+        .await
+    }
+
     /// Read (`GET /Type/id`): the current version. Blocks on the store.
     ///
     /// # Errors

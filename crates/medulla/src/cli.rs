@@ -1,0 +1,115 @@
+//! Command-line interface. Every option can also come from a `MEDULLA_*` environment variable;
+//! a flag wins over the variable, which wins over the default.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Medulla: a FHIR R4 health information server in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "medulla", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides.
+    #[arg(long, global = true, env = "MEDULLA_LOG", default_value = "info")]
+    pub log_level: String,
+    /// Log as JSON lines.
+    #[arg(long, global = true, env = "MEDULLA_LOG_JSON")]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the FHIR R4 server.
+    Serve(ServeArgs),
+    /// Load Bundles (transaction, batch, collection) and NDJSON files into the store.
+    Import(ImportArgs),
+    /// Generate a synthetic patient population as FHIR R4 Bundles or NDJSON.
+    Synth(SynthArgs),
+    /// Measure performance and print figures.
+    Bench(BenchArgs),
+}
+
+/// Where the data lives.
+#[derive(Debug, Args, Clone)]
+pub struct DataArgs {
+    /// The data directory (created if missing).
+    #[arg(long, env = "MEDULLA_DATA", default_value = "./medulla-data")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address to listen on. Only loopback addresses are allowed until authentication exists.
+    #[arg(long, env = "MEDULLA_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// The public base URL of the FHIR API (default: http://ADDR/fhir).
+    #[arg(long, env = "MEDULLA_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MEDULLA_BODY_LIMIT", default_value_t = 16 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Let a conditional delete remove every match (otherwise several matches answer 412).
+    #[arg(long, env = "MEDULLA_ALLOW_MULTIPLE_DELETE")]
+    pub allow_multiple_delete: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Files or folders: Bundles (.json) and NDJSON (.ndjson); folders are read recursively.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Resources per write batch for NDJSON and collection Bundles.
+    #[arg(long, env = "MEDULLA_IMPORT_BATCH", default_value_t = 500)]
+    pub batch: usize,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Number of patients.
+    #[arg(long, default_value_t = 10)]
+    pub patients: u64,
+    /// Seed: the same seed and patient count give the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// `bundle` (one transaction Bundle per patient) or `ndjson` (one file per type).
+    #[arg(long, default_value = "bundle")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Create/read/CRUD-mix throughput and latency over loopback HTTP against a spawned server,
+    /// with the raw SQLite floor measured in the same run.
+    Crud(CrudBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrudBenchArgs {
+    /// Concurrent clients (keep-alive connections), comma-separated.
+    #[arg(long, default_value = "1,8,64", value_delimiter = ',')]
+    pub clients: Vec<usize>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Resources created before the read phase.
+    #[arg(long, default_value_t = 10_000)]
+    pub preload: usize,
+}

@@ -1,0 +1,74 @@
+//! The `medulla` binary: command-line parsing, configuration, logging set-up, and glue between
+//! the library crates. No FHIR logic lives here.
+
+mod bench;
+mod cli;
+mod import;
+mod serve;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(&cli.log_level, cli.log_json);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("medulla: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(level: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        cli::Command::Serve(args) => serve::run(args),
+        cli::Command::Import(args) => import::run(args),
+        cli::Command::Synth(args) => synth(args),
+        cli::Command::Bench(args) => bench::run(args),
+    }
+}
+
+fn synth(args: cli::SynthArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let options = medulla_synth::SynthOptions {
+        patients: args.patients,
+        seed: args.seed,
+        format: args.format.parse().context("reading --format")?,
+        threads: 0,
+    };
+    let bar = indicatif::ProgressBar::new(args.patients);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} patients {elapsed_precise}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let summary = medulla_synth::generate(&options, &args.out, &|done| bar.set_position(done))
+        .with_context(|| format!("generating into {}", args.out.display()))?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "generated {} patients, {} resources, {} files, {:.1} MB in {:.2} s ({:.1} MB/s)",
+        summary.patients,
+        summary.resources,
+        summary.files,
+        summary.bytes as f64 / 1e6,
+        seconds,
+        summary.bytes as f64 / 1e6 / seconds.max(1e-9)
+    );
+    Ok(())
+}

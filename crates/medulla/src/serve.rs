@@ -1,0 +1,83 @@
+//! `medulla serve`.
+
+use crate::cli::ServeArgs;
+use anyhow::{Context as _, bail};
+use std::sync::Arc;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    if !args.addr.ip().is_loopback() {
+        bail!(
+            "refusing to listen on {}: authentication is not available yet, so Medulla only listens on loopback addresses (127.0.0.1 or ::1)",
+            args.addr
+        );
+    }
+    // Load the embedded definitions now, not on the first request.
+    let types = medulla_model::definitions().resource_types().count();
+    let store = medulla_store::SqliteStore::open(&args.data.data, Default::default())
+        .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
+    let store = Arc::new(store);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("binding {}", args.addr))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        let base_url = args
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}/fhir"));
+        let engine = medulla_engine::Engine::new(
+            store.clone(),
+            medulla_engine::EngineOptions {
+                base_url: base_url.clone(),
+                allow_multiple_delete: args.allow_multiple_delete,
+                ..Default::default()
+            },
+        );
+        let router = medulla_server::app(
+            engine,
+            medulla_server::ServerConfig {
+                body_limit: args.body_limit,
+            },
+        );
+        tracing::info!(
+            %local,
+            base_url,
+            resource_types = types,
+            startup_ms = started.elapsed().as_millis() as u64,
+            "medulla listening"
+        );
+        medulla_server::serve(listener, router, shutdown_signal())
+            .await
+            .context("serving")
+    })?;
+    store.close();
+    tracing::info!("medulla stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing open requests");
+}

@@ -1,0 +1,539 @@
+//! One handler per interaction. Each reads the request, calls the engine, and shapes the
+//! response; none holds FHIR logic of its own.
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::negotiate::{self, BodyKind, Negotiated};
+use crate::respond::{self, json_response};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use medulla_engine::query::parse_query_string;
+use medulla_engine::{Engine, PatchTarget, Shape};
+use medulla_store::{HistoryScope, StoredResource};
+use serde_json::Value;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Logs each request with its route template (never the raw URL: queries can hold PHI).
+pub(crate) async fn log_request(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let request_id = uuid::Uuid::new_v4();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %request_id,
+        %method,
+        route,
+        status = response.status().as_u16(),
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
+}
+
+fn params_of(uri: &Uri) -> Vec<(String, String)> {
+    uri.query().map(parse_query_string).unwrap_or_default()
+}
+
+/// Reads the whole body up to the configured limit.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<bytes::Bytes> {
+    let limit = state.config.body_limit;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::PayloadTooLarge(limit))
+        }
+        Err(error) => Err(ApiError::BadRequest(format!(
+            "cannot read the request body: {error}"
+        ))),
+    }
+}
+
+/// Reads and parses a JSON body of an accepted kind.
+async fn json_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    accepted: &[BodyKind],
+) -> Result<(BodyKind, Value)> {
+    let kind = negotiate::check_content_type(headers, accepted)?;
+    let bytes = read_body(state, headers, body).await?;
+    if bytes.is_empty() {
+        return Err(ApiError::BadRequest("the request body is empty".to_owned()));
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        ApiError::BadRequest(format!(
+            "the body is not valid JSON (line {}, column {}): {error}",
+            error.line(),
+            error.column()
+        ))
+    })?;
+    Ok((kind, value))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::result::Result<T, medulla_engine::Error> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::Internal(format!("blocking task failed: {error}")))?
+        .map_err(ApiError::from)
+}
+
+fn base(state: &AppState) -> &str {
+    &state.engine.options().base_url
+}
+
+pub(crate) async fn metadata(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    Ok(json_response(
+        StatusCode::OK,
+        state.capability.as_ref().clone(),
+        &negotiated,
+    ))
+}
+
+pub(crate) async fn system_root(headers: HeaderMap, uri: Uri) -> Result<Response> {
+    negotiate::negotiate(&headers, &params_of(&uri))?;
+    Err(ApiError::Engine(medulla_engine::Error::invalid(
+        None,
+        "system-level search is not supported yet; search a resource type (GET /fhir/Patient?...)",
+    )))
+}
+
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+pub(crate) async fn unknown_path(uri: Uri) -> ApiError {
+    ApiError::UnknownPath(uri.path().to_owned())
+}
+
+pub(crate) async fn system_bundle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let (_, bundle) = json_body(&state, &headers, body, &[BodyKind::FhirJson]).await?;
+    let response = state.engine.process_bundle(bundle).await?;
+    let with_resources = negotiated.return_preference != negotiate::ReturnPreference::Minimal;
+    Ok(json_response(
+        StatusCode::OK,
+        response.render(with_resources),
+        &negotiated,
+    ))
+}
+
+async fn history(
+    state: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    scope: HistoryScope,
+) -> Result<Response> {
+    let params = params_of(&uri);
+    let negotiated = negotiate::negotiate(&headers, &params)?;
+    let engine = state.engine.clone();
+    let path = uri.path().trim_start_matches("/fhir/").to_owned();
+    let body = blocking(move || engine.history_bundle(scope, &path, &params)).await?;
+    Ok(json_response(StatusCode::OK, body, &negotiated))
+}
+
+pub(crate) async fn system_history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    history(state, headers, uri, HistoryScope::System).await
+}
+
+pub(crate) async fn type_history(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    history(state, headers, uri, HistoryScope::Type(resource_type)).await
+}
+
+pub(crate) async fn instance_history(
+    State(state): State<AppState>,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    history(
+        state,
+        headers,
+        uri,
+        HistoryScope::Instance(resource_type, id),
+    )
+    .await
+}
+
+async fn search(
+    state: AppState,
+    headers: HeaderMap,
+    resource_type: String,
+    path: String,
+    params: Vec<(String, String)>,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params)?;
+    let engine = state.engine.clone();
+    let handling = negotiated.handling;
+    let body =
+        blocking(move || engine.search_bundle(&resource_type, &path, &params, handling)).await?;
+    Ok(json_response(StatusCode::OK, body, &negotiated))
+}
+
+pub(crate) async fn type_search(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let path = resource_type.clone();
+    search(state, headers, resource_type, path, params_of(&uri)).await
+}
+
+pub(crate) async fn type_search_post(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "POST _search takes application/x-www-form-urlencoded, not {content_type:?}"
+        )));
+    }
+    let bytes = read_body(&state, &headers, body).await?;
+    let form = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::BadRequest("the form body is not UTF-8".to_owned()))?;
+    let mut params = params_of(&uri);
+    params.extend(parse_query_string(form));
+    let path = resource_type.clone();
+    search(state, headers, resource_type, path, params).await
+}
+
+fn created_status(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+fn write_response(
+    state: &AppState,
+    written: &medulla_engine::Written,
+    negotiated: &Negotiated,
+    message: &str,
+) -> Response {
+    let resource = &written.resource;
+    let body = resource.body.clone().unwrap_or_default();
+    respond::written(
+        created_status(written.created),
+        base(state),
+        resource,
+        body,
+        negotiated,
+        message,
+    )
+}
+
+pub(crate) async fn type_create(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let (_, resource) = json_body(&state, &headers, body, &[BodyKind::FhirJson]).await?;
+    let written = state
+        .engine
+        .create(&resource_type, resource, negotiate::if_none_exist(&headers))
+        .await?;
+    let message = if written.changed {
+        "created"
+    } else {
+        "an existing resource matched If-None-Exist; nothing was created"
+    };
+    Ok(write_response(&state, &written, &negotiated, message))
+}
+
+fn criteria_of(uri: &Uri) -> Result<String> {
+    match uri.query() {
+        Some(query) if !query.is_empty() => Ok(query.to_owned()),
+        _ => Err(ApiError::BadRequest(
+            "a conditional interaction on a resource type needs search criteria in the query"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Removes result parameters (`_format`, `_pretty`) from conditional criteria.
+fn strip_result_params(criteria: &str) -> String {
+    criteria
+        .split('&')
+        .filter(|pair| !pair.starts_with("_format=") && !pair.starts_with("_pretty="))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub(crate) async fn type_conditional_update(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let criteria = strip_result_params(&criteria_of(&uri)?);
+    let (_, resource) = json_body(&state, &headers, body, &[BodyKind::FhirJson]).await?;
+    let if_match = negotiate::if_match(&headers)?;
+    let written = state
+        .engine
+        .conditional_update(&resource_type, &criteria, resource, if_match)
+        .await?;
+    Ok(write_response(&state, &written, &negotiated, "updated"))
+}
+
+pub(crate) async fn type_conditional_delete(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let criteria = strip_result_params(&criteria_of(&uri)?);
+    let deleted = state
+        .engine
+        .conditional_delete(&resource_type, &criteria)
+        .await?;
+    let message = match deleted.len() {
+        0 => "no resource matched; nothing was deleted".to_owned(),
+        n => format!("deleted {n} resource(s)"),
+    };
+    let outcome =
+        medulla_engine::operation_outcome("information", "informational", &[(None, message)]);
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&outcome).unwrap_or_default(),
+        &negotiated,
+    ))
+}
+
+async fn patch(
+    state: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+    resource_type: String,
+    target: PatchTarget,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let (_, operations) = json_body(&state, &headers, body, &[BodyKind::JsonPatch]).await?;
+    let if_match = negotiate::if_match(&headers)?;
+    let written = state
+        .engine
+        .patch(&resource_type, target, operations, if_match)
+        .await?;
+    Ok(write_response(&state, &written, &negotiated, "patched"))
+}
+
+pub(crate) async fn type_conditional_patch(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    let criteria = strip_result_params(&criteria_of(&uri)?);
+    patch(
+        state,
+        headers,
+        uri,
+        body,
+        resource_type,
+        PatchTarget::Criteria(criteria),
+    )
+    .await
+}
+
+pub(crate) async fn instance_patch(
+    State(state): State<AppState>,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    patch(
+        state,
+        headers,
+        uri,
+        body,
+        resource_type,
+        PatchTarget::Id(id),
+    )
+    .await
+}
+
+/// 304 when `If-None-Match` names the current version or `If-Modified-Since` is not older.
+fn not_modified(headers: &HeaderMap, resource: &StoredResource) -> bool {
+    if let Some(wanted) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        return wanted
+            .split(',')
+            .any(|tag| tag.trim() == "*" || negotiate::parse_etag(tag) == Some(resource.version));
+    }
+    if let Some(since) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    {
+        let modified_seconds = resource.last_updated.micros() / 1_000_000;
+        let since_seconds = since
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        return modified_seconds <= since_seconds;
+    }
+    false
+}
+
+fn read_response(
+    resource: &StoredResource,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+    negotiated: &Negotiated,
+) -> Result<Response> {
+    if not_modified(headers, resource) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        respond::version_headers(response.headers_mut(), resource);
+        return Ok(response);
+    }
+    let shape = Shape::from_params(params)?;
+    let body = resource
+        .body
+        .as_deref()
+        .map(|body| shape.apply(body).into_owned())
+        .unwrap_or_default();
+    let mut response = json_response(StatusCode::OK, body, negotiated);
+    respond::version_headers(response.headers_mut(), resource);
+    Ok(response)
+}
+
+pub(crate) async fn instance_read(
+    State(state): State<AppState>,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let params = params_of(&uri);
+    let negotiated = negotiate::negotiate(&headers, &params)?;
+    let engine: Engine = state.engine.clone();
+    let resource = blocking(move || engine.read(&resource_type, &id)).await?;
+    read_response(&resource, &headers, &params, &negotiated)
+}
+
+pub(crate) async fn instance_vread(
+    State(state): State<AppState>,
+    Path((resource_type, id, version)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let params = params_of(&uri);
+    let negotiated = negotiate::negotiate(&headers, &params)?;
+    let engine = state.engine.clone();
+    let resource = blocking(move || engine.vread(&resource_type, &id, &version)).await?;
+    read_response(&resource, &headers, &params, &negotiated)
+}
+
+pub(crate) async fn instance_update(
+    State(state): State<AppState>,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let (_, resource) = json_body(&state, &headers, body, &[BodyKind::FhirJson]).await?;
+    let if_match = negotiate::if_match(&headers)?;
+    let written = state
+        .engine
+        .update(&resource_type, &id, resource, if_match)
+        .await?;
+    Ok(write_response(
+        &state,
+        &written,
+        &negotiated,
+        if written.created {
+            "created"
+        } else {
+            "updated"
+        },
+    ))
+}
+
+pub(crate) async fn instance_delete(
+    State(state): State<AppState>,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let tombstone = state.engine.delete(&resource_type, &id).await?;
+    let mut response = match negotiated.return_preference {
+        negotiate::ReturnPreference::OperationOutcome => {
+            let message = if tombstone.is_some() {
+                "deleted"
+            } else {
+                "already deleted"
+            };
+            let outcome = medulla_engine::operation_outcome(
+                "information",
+                "informational",
+                &[(None, message.to_owned())],
+            );
+            json_response(
+                StatusCode::OK,
+                serde_json::to_vec(&outcome).unwrap_or_default(),
+                &negotiated,
+            )
+        }
+        _ => StatusCode::NO_CONTENT.into_response(),
+    };
+    if let Some(tombstone) = &tombstone {
+        respond::version_headers(response.headers_mut(), tombstone);
+    }
+    Ok(response)
+}
