@@ -10,8 +10,8 @@ use crate::{
 };
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc::{Sender, channel};
+use std::sync::{Condvar, Mutex};
 
 /// Settings of the SQLite backend.
 #[derive(Debug, Clone)]
@@ -20,15 +20,15 @@ pub struct SqliteOptions {
     /// `false` uses `NORMAL`, which in WAL mode may lose the last commits on power loss; only for
     /// throwaway stores such as benchmarks' floors.
     pub synchronous_full: bool,
-    /// Idle read connections kept open.
-    pub max_idle_readers: usize,
+    /// Read connections open at most; further readers wait for one to be free.
+    pub max_readers: usize,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
             synchronous_full: true,
-            max_idle_readers: 16,
+            max_readers: 8,
         }
     }
 }
@@ -42,7 +42,14 @@ pub struct SqliteStore {
     options: SqliteOptions,
     jobs: Mutex<Option<Sender<Box<dyn WriteJob>>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
+    reader_freed: Condvar,
+}
+
+/// Idle read connections and how many exist in all.
+struct ReaderPool {
+    idle: Vec<Connection>,
+    open: usize,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -80,7 +87,11 @@ impl SqliteStore {
             options,
             jobs: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            reader_freed: Condvar::new(),
         })
     }
 
@@ -100,26 +111,46 @@ impl SqliteStore {
         }
     }
 
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
-        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.database_path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(std::time::Duration::from_secs(30))?;
-                conn.pragma_update(None, "cache_size", -16384)?;
-                conn
+    /// Takes an idle read connection, opens one if fewer than `max_readers` exist, or waits.
+    fn take_reader(&self) -> Result<Connection, Error> {
+        let poisoned = || Error::CommitFailed("reader pool lock poisoned".into());
+        let mut pool = self.readers.lock().map_err(|_| poisoned())?;
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
             }
-        };
+            if pool.open < self.options.max_readers.max(1) {
+                pool.open += 1;
+                drop(pool);
+                let opened = self.open_reader();
+                if opened.is_err() {
+                    if let Ok(mut pool) = self.readers.lock() {
+                        pool.open -= 1;
+                    }
+                }
+                return opened;
+            }
+            pool = self.reader_freed.wait(pool).map_err(|_| poisoned())?;
+        }
+    }
+
+    fn open_reader(&self) -> Result<Connection, Error> {
+        let conn = Connection::open_with_flags(
+            &self.database_path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "cache_size", -2048)?;
+        Ok(conn)
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
+        let conn = self.take_reader()?;
         let result = f(&conn);
         if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < self.options.max_idle_readers {
-                pool.push(conn);
-            }
+            pool.idle.push(conn);
         }
+        self.reader_freed.notify_one();
         result
     }
 }

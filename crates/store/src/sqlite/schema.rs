@@ -54,8 +54,9 @@ pub(crate) fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqli
     )?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // 64 MiB page cache per connection (negative = KiB).
-    conn.pragma_update(None, "cache_size", -65536)?;
+    // 16 MiB page cache for the writer (negative = KiB); readers keep less and lean on the
+    // operating system's file cache, so resident memory does not grow with the reader count.
+    conn.pragma_update(None, "cache_size", -16384)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(())
 }

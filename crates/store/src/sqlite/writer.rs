@@ -131,14 +131,17 @@ fn run_batch(
     batch: &mut [Box<dyn WriteJob>],
     now: Timestamp,
 ) -> Result<(), Error> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     for job in batch.iter_mut() {
         if let Err(error) = run_job(conn, job.as_mut(), now) {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(error);
         }
     }
-    if let Err(error) = conn.execute_batch("COMMIT") {
+    if let Err(error) = conn
+        .prepare_cached("COMMIT")
+        .and_then(|mut commit| commit.execute([]))
+    {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(error.into());
     }
@@ -147,15 +150,15 @@ fn run_batch(
 
 /// Runs one job in its own savepoint; a failed or panicking job only rolls back itself.
 fn run_job(conn: &Connection, job: &mut dyn WriteJob, now: Timestamp) -> Result<(), Error> {
-    conn.execute_batch("SAVEPOINT job")?;
+    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
     let mut tx = SqliteWriteTx { conn, now };
     let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or_else(|_| {
         tracing::error!("write job panicked; its changes were rolled back");
         false
     });
     if !kept {
-        conn.execute_batch("ROLLBACK TO job")?;
+        conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
     }
-    conn.execute_batch("RELEASE job")?;
+    conn.prepare_cached("RELEASE job")?.execute([])?;
     Ok(())
 }
