@@ -201,7 +201,8 @@ fn parse_patch_body(index: usize, resource: Option<&Value>) -> Result<json_patch
         .map_err(|error| entry_error(index, format!("Binary.data is not a JSON Patch: {error}")))
 }
 
-fn parse_entry(base_url: &str, index: usize, entry: &Value) -> Result<Entry, Error> {
+fn parse_entry(base_url: &str, index: usize, mut entry: Value) -> Result<Entry, Error> {
+    let resource = entry.get_mut("resource").map(Value::take);
     let request = entry
         .get("request")
         .ok_or_else(|| entry_error(index, "entry has no request"))?;
@@ -232,7 +233,6 @@ fn parse_entry(base_url: &str, index: usize, entry: &Value) -> Result<Entry, Err
         index,
         source: Box::new(error),
     })?;
-    let resource = entry.get("resource").cloned();
     let patch = if verb == Verb::Patch {
         Some(parse_patch_body(index, resource.as_ref())?)
     } else {
@@ -350,9 +350,10 @@ impl Engine {
                 ));
             }
         };
-        let raw_entries = match bundle.get("entry") {
-            Some(Value::Array(entries)) => entries.as_slice(),
-            None => &[],
+        let mut bundle = bundle;
+        let raw_entries = match bundle.get_mut("entry").map(Value::take) {
+            Some(Value::Array(entries)) => entries,
+            None => Vec::new(),
             Some(_) => {
                 return Err(Error::invalid(
                     Some("Bundle.entry"),
@@ -362,7 +363,7 @@ impl Engine {
         };
         let base_url = self.options.base_url.clone();
         let parsed: Vec<Result<Entry, Error>> = raw_entries
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(index, entry)| parse_entry(&base_url, index, entry))
             .collect();
