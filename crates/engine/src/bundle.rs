@@ -816,7 +816,7 @@ fn resolve_references(
                 ids.insert(reference.clone(), format!("{resource_type}/{}", only.id));
             }
             [] => {
-                return Err(Error::NotFound(format!(
+                return Err(Error::PreconditionFailed(format!(
                     "conditional reference {reference:?} matches no resource"
                 )));
             }

@@ -111,12 +111,12 @@ pub fn stamp(body: Value, id: &str, version: u64, last_updated: Timestamp) -> Va
     let Value::Object(mut fields) = body else {
         return body;
     };
-    let mut meta = match fields.remove("meta") {
+    let mut meta = match fields.shift_remove("meta") {
         Some(Value::Object(meta)) => meta,
         _ => Map::new(),
     };
-    meta.remove("versionId");
-    meta.remove("lastUpdated");
+    meta.shift_remove("versionId");
+    meta.shift_remove("lastUpdated");
     let mut stamped_meta = Map::with_capacity(meta.len() + 2);
     stamped_meta.insert("versionId".into(), Value::String(version.to_string()));
     stamped_meta.insert(
@@ -127,9 +127,9 @@ pub fn stamp(body: Value, id: &str, version: u64, last_updated: Timestamp) -> Va
     let mut out = Map::with_capacity(fields.len() + 2);
     out.insert(
         "resourceType".into(),
-        fields.remove("resourceType").unwrap_or(Value::Null),
+        fields.shift_remove("resourceType").unwrap_or(Value::Null),
     );
-    fields.remove("id");
+    fields.shift_remove("id");
     out.insert("id".into(), Value::String(id.to_owned()));
     out.insert("meta".into(), Value::Object(stamped_meta));
     out.extend(fields);

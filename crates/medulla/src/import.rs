@@ -99,7 +99,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
                 || name.starts_with("practitionerInformation");
             if previous_priority && !is_priority {
                 // Shared providers must be committed before patients refer to them.
-                while tasks.join_next().await.is_some() {}
+                while let Some(joined) = tasks.join_next().await {
+                    report(joined, &bar, &counters);
+                }
             }
             previous_priority = is_priority;
             let result = import_file(
