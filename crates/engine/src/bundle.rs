@@ -478,17 +478,20 @@ impl Engine {
                 _ => continue,
             };
             let reference = format!("{}/{id}", entry.resource_type);
-            if matches!(entry.verb, Verb::Put | Verb::Patch | Verb::Delete)
-                || !existing.contains_key(&index)
-            {
-                if let Some(previous) = seen_targets.insert(reference.clone(), index) {
-                    return Err(wrap(index)(Error::invalid(
-                        None,
-                        format!(
-                            "{reference} is also the target of entry {previous}; a transaction may change a resource only once"
-                        ),
-                    )));
-                }
+            let changes_target = matches!(entry.verb, Verb::Put | Verb::Patch | Verb::Delete)
+                || !existing.contains_key(&index);
+            let previous = if changes_target {
+                seen_targets.insert(reference.clone(), index)
+            } else {
+                None
+            };
+            if let Some(previous) = previous {
+                return Err(wrap(index)(Error::invalid(
+                    None,
+                    format!(
+                        "{reference} is also the target of entry {previous}; a transaction may change a resource only once"
+                    ),
+                )));
             }
             if let Some(full_url) = &entry.full_url {
                 ids.insert(full_url.clone(), reference);
@@ -513,11 +516,10 @@ impl Engine {
         // Phase 2: rewrite references.
         for entry in &mut entries {
             let index = entry.index;
-            if let Some(resource) = entry.resource.as_mut() {
-                if matches!(entry.verb, Verb::Post | Verb::Put) {
-                    resolve_references(tx, resource, &mut ids, &pending_conditionals)
-                        .map_err(wrap(index))?;
-                }
+            if let (Some(resource), Verb::Post | Verb::Put) = (entry.resource.as_mut(), entry.verb)
+            {
+                resolve_references(tx, resource, &mut ids, &pending_conditionals)
+                    .map_err(wrap(index))?;
             }
         }
         // Phase 3: run in the spec's order.

@@ -69,6 +69,16 @@ pub(crate) fn find(
         ));
     }
     let mut parsed = parse_search(resource_type, &params, Handling::Strict)?;
+    if parsed.query.clauses.is_empty() {
+        // Only result parameters (`_count`, `_summary`, …): they select nothing, and treating
+        // them as criteria would match every resource of the type.
+        return Err(Error::invalid(
+            None,
+            format!(
+                "conditional criteria {query:?} hold no search parameter that selects resources"
+            ),
+        ));
+    }
     parsed.query.count = limit;
     parsed.query.after_key = None;
     Ok(tx.search(&parsed.query)?.resources)

@@ -512,16 +512,23 @@ pub enum PatchTarget {
 
 /// A link to `path` with the request's parameters, the paging cursor replaced by `cursor`.
 fn link(base: &str, path: &str, params: &[(String, String)], cursor: Option<i64>) -> String {
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // RFC 3986 unreserved characters stay as they are (`_count`, not `%5Fcount`).
+    const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
     let mut url = format!("{base}/{path}");
     let mut pairs: Vec<String> = params
         .iter()
-        .filter(|(name, _)| name != "_cursor")
+        // The self link keeps the request's own cursor; a next link replaces it.
+        .filter(|(name, _)| cursor.is_none() || name != "_cursor")
         .map(|(name, value)| {
             format!(
                 "{}={}",
-                utf8_percent_encode(name, NON_ALPHANUMERIC),
-                utf8_percent_encode(value, NON_ALPHANUMERIC)
+                utf8_percent_encode(name, QUERY),
+                utf8_percent_encode(value, QUERY)
             )
         })
         .collect();

@@ -164,16 +164,17 @@ pub fn parse_search(
             Some((code, modifier)) => (code, Some(modifier)),
             None => (name.as_str(), None),
         };
-        if let Some(modifier) = modifier {
-            if matches!(
+        let unsupported_modifier = modifier.filter(|_| {
+            matches!(
                 code,
                 "_id" | "_lastUpdated" | "identifier" | "_count" | "_total" | "_cursor"
-            ) {
-                return Err(Error::invalid(
-                    Some(name),
-                    format!("modifier {modifier:?} is not supported on parameter {code:?}"),
-                ));
-            }
+            )
+        });
+        if let Some(modifier) = unsupported_modifier {
+            return Err(Error::invalid(
+                Some(name),
+                format!("modifier {modifier:?} is not supported on parameter {code:?}"),
+            ));
         }
         match code {
             "_id" => query.clauses.push(Clause::Ids(split_or(value))),

@@ -318,7 +318,7 @@ fn crud(args: CrudBenchArgs) -> anyhow::Result<()> {
 
 /// Create, read, update and delete of one resource, alternating Patient and Observation.
 async fn crud_cycle(sender: &mut SendRequest<Full<Bytes>>, n: u64) -> anyhow::Result<()> {
-    let (resource_type, template) = if n % 2 == 0 {
+    let (resource_type, template) = if n.is_multiple_of(2) {
         ("Patient", PATIENT)
     } else {
         ("Observation", OBSERVATION)

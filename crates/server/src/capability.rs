@@ -13,10 +13,11 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
                 json!({"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"}),
                 json!({"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"}),
             ];
-            if medulla_engine::index::has_identifier(resource_type) {
-                if let Some(param) = defs.search_param(resource_type, "identifier") {
-                    search_params.push(json!({"name": "identifier", "type": "token", "definition": param.url}));
-                }
+            let identifier = medulla_engine::index::has_identifier(resource_type)
+                .then(|| defs.search_param(resource_type, "identifier"))
+                .flatten();
+            if let Some(param) = identifier {
+                search_params.push(json!({"name": "identifier", "type": "token", "definition": param.url}));
             }
             let interactions: Vec<Value> = [
                 "read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type",
@@ -42,7 +43,8 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": "2026-11-25",
+        // When this server started: the statement describes this running instance.
+        "date": medulla_engine::fhir_time::format_instant(medulla_store::Timestamp::now()),
         "publisher": "Medulla",
         "kind": "instance",
         "software": {"name": "Medulla", "version": env!("CARGO_PKG_VERSION")},

@@ -44,24 +44,48 @@ fn params_of(uri: &Uri) -> Vec<(String, String)> {
     uri.query().map(parse_query_string).unwrap_or_default()
 }
 
+/// Most bytes of a rejected (too large) body read and thrown away before answering 413.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
 /// Reads the whole body up to the configured limit.
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<bytes::Bytes> {
+async fn read_body(state: &AppState, headers: &HeaderMap, mut body: Body) -> Result<bytes::Bytes> {
     let limit = state.config.body_limit;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
+        drain(body).await;
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::PayloadTooLarge(limit))
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            ApiError::BadRequest(format!("cannot read the request body: {error}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > limit {
+                drain(body).await;
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            collected.extend_from_slice(&data);
         }
-        Err(error) => Err(ApiError::BadRequest(format!(
-            "cannot read the request body: {error}"
-        ))),
+    }
+    Ok(collected.freeze())
+}
+
+/// Reads and discards the rest of a body that will not be used (up to [`DRAIN_LIMIT`]). A client
+/// still sending its body when the server answers and closes the connection gets a reset
+/// instead of the answer; draining lets it read the 413.
+async fn drain(mut body: Body) {
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            seen = seen.saturating_add(data.len());
+            if seen > DRAIN_LIMIT {
+                return;
+            }
+        }
     }
 }
 
@@ -125,7 +149,7 @@ pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-pub(crate) async fn unknown_path(uri: Uri) -> ApiError {
+pub(crate) async fn unknown_path(uri: axum::extract::OriginalUri) -> ApiError {
     ApiError::UnknownPath(uri.path().to_owned())
 }
 
@@ -155,7 +179,12 @@ async fn history(
     let params = params_of(&uri);
     let negotiated = negotiate::negotiate(&headers, &params)?;
     let engine = state.engine.clone();
-    let path = uri.path().trim_start_matches("/fhir/").to_owned();
+    // Inside the nested `/fhir` router the URI has lost its `/fhir` prefix: `/_history`.
+    let path = uri
+        .path()
+        .trim_start_matches("/fhir/")
+        .trim_start_matches('/')
+        .to_owned();
     let body = blocking(move || engine.history_bundle(scope, &path, &params)).await?;
     Ok(json_response(StatusCode::OK, body, &negotiated))
 }

@@ -124,7 +124,8 @@ impl SqliteStore {
                 drop(pool);
                 let opened = self.open_reader();
                 if opened.is_err() {
-                    if let Ok(mut pool) = self.readers.lock() {
+                    let pool = self.readers.lock();
+                    if let Ok(mut pool) = pool {
                         pool.open -= 1;
                     }
                 }
