@@ -17,7 +17,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = medulla_store::SqliteStore::open(&args.data.data, Default::default())
         .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
     let store = Arc::new(store);
+    // Blocking threads run store reads; the store opens at most 8 read connections, so more
+    // threads would only wait, and each idle thread keeps allocator memory resident.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(16)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
