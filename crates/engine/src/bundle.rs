@@ -695,8 +695,11 @@ impl Engine {
                     _ => String::new(),
                 };
                 let params = crate::query::parse_query_string(&criteria);
-                let parsed =
-                    crate::query::parse_search(resource_type, &params, crate::Handling::Lenient)?;
+                let parsed = self.parse_search(
+                    &[resource_type.to_owned()],
+                    &params,
+                    crate::Handling::Lenient,
+                )?;
                 let page = tx.search(&parsed.query)?;
                 let base = &self.options.base_url;
                 let entries = page.resources.iter().map(|found| crate::EntryParts {

@@ -2,8 +2,8 @@
 //! input was checked with [`crate::resource::check_body`] before the job was submitted, so the
 //! writer thread only does what must be serialized.
 
-use crate::query::{Handling, parse_query_string, parse_search};
-use crate::{Error, index, resource};
+use crate::query::parse_query_string;
+use crate::{Error, Handling, resource};
 use medulla_store::{Method, NewVersion, StoredResource, WriteTx};
 use serde_json::Value;
 
@@ -30,7 +30,7 @@ pub(crate) fn store_version(
 ) -> Result<StoredResource, Error> {
     let now = tx.now();
     let stamped = resource::stamp(body, id, version, now);
-    let rows = index::index_rows(resource_type, &stamped);
+    let rows = medulla_search::index_resource(&stamped);
     let bytes = serde_json::to_vec(&stamped)
         .map_err(|error| Error::invalid(None, format!("cannot serialize resource: {error}")))?;
     tx.put(&NewVersion {
@@ -68,7 +68,14 @@ pub(crate) fn find(
             format!("conditional criteria {query:?} are empty"),
         ));
     }
-    let mut parsed = parse_search(resource_type, &params, Handling::Strict)?;
+    // Conditional criteria never page, so no cursor key is needed; references in them are
+    // relative (`Patient/1`), so no base URL either.
+    let options = medulla_search::SearchOptions {
+        base_url: "",
+        handling: Handling::Strict,
+        cursor_key: b"",
+    };
+    let mut parsed = medulla_search::parse_search(&[resource_type.to_owned()], &params, &options)?;
     if parsed.query.clauses.is_empty() {
         // Only result parameters (`_count`, `_summary`, …): they select nothing, and treating
         // them as criteria would match every resource of the type.
@@ -80,7 +87,8 @@ pub(crate) fn find(
         ));
     }
     parsed.query.count = limit;
-    parsed.query.after_key = None;
+    parsed.query.after = None;
+    parsed.query.sort.clear();
     Ok(tx.search(&parsed.query)?.resources)
 }
 

@@ -28,20 +28,20 @@
 
 mod bundle;
 mod error;
-pub mod fhir_time;
-pub mod index;
 mod interactions;
 mod outcome;
 pub mod query;
 mod render;
 pub mod resource;
+mod searching;
 mod shape;
 
 pub use bundle::{BundleKind, BundleResponse, EntryResponse};
 pub use error::{Error, Problem};
 pub use interactions::Written;
+pub use medulla_search::Handling;
+pub use medulla_search::time as fhir_time;
 pub use outcome::{operation_outcome, status_line};
-pub use query::Handling;
 pub use render::{EntryParts, bundle as render_bundle};
 pub use shape::Shape;
 
@@ -59,6 +59,9 @@ pub struct EngineOptions {
     pub allow_multiple_delete: bool,
     /// Upper bound on resources one conditional delete may remove.
     pub max_conditional_delete: usize,
+    /// Secret that signs search paging cursors (keep it stable across restarts so that
+    /// paging links stay valid).
+    pub cursor_key: Vec<u8>,
 }
 
 impl Default for EngineOptions {
@@ -67,6 +70,7 @@ impl Default for EngineOptions {
             base_url: "http://127.0.0.1:8080/fhir".to_owned(),
             allow_multiple_delete: false,
             max_conditional_delete: 1000,
+            cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
         }
     }
 }
@@ -362,7 +366,7 @@ impl Engine {
             scope,
             since: None,
             at: None,
-            count: query::DEFAULT_COUNT,
+            count: medulla_search::DEFAULT_COUNT,
             before_seq: None,
         };
         for (name, value) in params {
@@ -387,7 +391,7 @@ impl Engine {
                 "_count" => {
                     query.count = value
                         .parse::<usize>()
-                        .map(|c| c.min(query::MAX_COUNT))
+                        .map(|c| c.min(medulla_search::MAX_COUNT))
                         .map_err(|_| {
                             Error::invalid(
                                 Some("_count"),
@@ -414,7 +418,7 @@ impl Engine {
         let base = &self.options.base_url;
         let mut links = vec![("self", link(base, path, params, None))];
         if let Some(next) = page.next_before_seq {
-            links.push(("next", link(base, path, params, Some(next))));
+            links.push(("next", link(base, path, params, Some(next.to_string()))));
         }
         let entries = page.entries.iter().map(|version| {
             let url = format!("{}/{}", version.resource_type, version.id);
@@ -441,64 +445,6 @@ impl Engine {
         });
         Ok(render::bundle("history", None, &links, entries))
     }
-
-    /// Type-level search as a searchset Bundle. Blocks on the store.
-    ///
-    /// # Errors
-    /// Invalid parameters; unknown ones too under [`Handling::Strict`].
-    pub fn search_bundle(
-        &self,
-        resource_type: &str,
-        path: &str,
-        params: &[(String, String)],
-        handling: Handling,
-    ) -> Result<Vec<u8>, Error> {
-        resource::check_type(resource_type)?;
-        let shape = Shape::from_params(params)?;
-        let mut parsed = query::parse_search(resource_type, params, handling)?;
-        if shape == Shape::Count {
-            parsed.query.count = 0;
-            parsed.query.total = true;
-        }
-        let page = self.store.search(&parsed.query)?;
-        let base = &self.options.base_url;
-        let mut links = vec![("self", link(base, path, params, None))];
-        if let Some(next) = page.next_after_key {
-            links.push(("next", link(base, path, params, Some(next))));
-        }
-        let outcome = (!parsed.ignored.is_empty()).then(|| {
-            let issues: Vec<(Option<String>, String)> = parsed
-                .ignored
-                .iter()
-                .map(|name| {
-                    (
-                        Some(name.clone()),
-                        format!("search parameter {name:?} is not supported and was ignored"),
-                    )
-                })
-                .collect();
-            operation_outcome("warning", "not-supported", &issues)
-        });
-        let matches = page.resources.iter().map(|found| EntryParts {
-            full_url: Some(format!("{base}/{}/{}", found.resource_type, found.id)),
-            resource: found.body.as_deref().map(|body| shape.apply(body)),
-            search_mode: Some("match"),
-            ..EntryParts::default()
-        });
-        let outcome_entry = outcome.map(|outcome| EntryParts {
-            resource: serde_json::to_vec(&outcome)
-                .ok()
-                .map(std::borrow::Cow::Owned),
-            search_mode: Some("outcome"),
-            ..EntryParts::default()
-        });
-        Ok(render::bundle(
-            "searchset",
-            page.total,
-            &links,
-            matches.chain(outcome_entry),
-        ))
-    }
 }
 
 /// What a patch applies to.
@@ -511,7 +457,12 @@ pub enum PatchTarget {
 }
 
 /// A link to `path` with the request's parameters, the paging cursor replaced by `cursor`.
-fn link(base: &str, path: &str, params: &[(String, String)], cursor: Option<i64>) -> String {
+pub(crate) fn link(
+    base: &str,
+    path: &str,
+    params: &[(String, String)],
+    cursor: Option<String>,
+) -> String {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     // RFC 3986 unreserved characters stay as they are (`_count`, not `%5Fcount`).
     const QUERY: &AsciiSet = &NON_ALPHANUMERIC

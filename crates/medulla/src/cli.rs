@@ -27,8 +27,23 @@ pub enum Command {
     Import(ImportArgs),
     /// Generate a synthetic patient population as FHIR R4 Bundles or NDJSON.
     Synth(SynthArgs),
+    /// Evaluate a FHIRPath expression, printing the result as a JSON array.
+    Fhirpath(FhirpathArgs),
     /// Measure performance and print figures.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FhirpathArgs {
+    /// A JSON resource to evaluate against (none: evaluate without input).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Print each item as {"type": T, "value": V}.
+    #[arg(long)]
+    pub typed: bool,
+    /// The expression.
+    #[arg(allow_hyphen_values = true)]
+    pub expression: String,
 }
 
 /// Where the data lives.

@@ -44,6 +44,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Import(args) => import::run(args),
         cli::Command::Synth(args) => synth(args),
+        cli::Command::Fhirpath(args) => fhirpath(args),
         cli::Command::Bench(args) => bench::run(args),
     }
 }
@@ -75,5 +76,24 @@ fn synth(args: cli::SynthArgs) -> anyhow::Result<()> {
         seconds,
         summary.bytes as f64 / 1e6 / seconds.max(1e-9)
     );
+    Ok(())
+}
+
+fn fhirpath(args: cli::FhirpathArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let input = match &args.input {
+        Some(path) => {
+            let text =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                serde_json::from_slice::<serde_json::Value>(&text)
+                    .with_context(|| format!("parsing {} as JSON", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let result = medulla_fhirpath::evaluate_to_json(&args.expression, input.as_ref(), args.typed)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    println!("{result}");
     Ok(())
 }

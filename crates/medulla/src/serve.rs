@@ -38,6 +38,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             medulla_engine::EngineOptions {
                 base_url: base_url.clone(),
                 allow_multiple_delete: args.allow_multiple_delete,
+                cursor_key: cursor_key(&args.data.data)?,
                 ..Default::default()
             },
         );
@@ -83,4 +84,20 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing open requests");
+}
+
+/// The key that signs search paging cursors: kept in the data directory so that paging links
+/// survive a restart; created with random bytes the first time.
+fn cursor_key(data: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let path = data.join("cursor.key");
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 16 => Ok(key),
+        _ => {
+            let mut key = Vec::with_capacity(32);
+            key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+            key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+            std::fs::write(&path, &key).with_context(|| format!("writing {}", path.display()))?;
+            Ok(key)
+        }
+    }
 }

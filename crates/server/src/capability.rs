@@ -9,18 +9,33 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
     let resources: Vec<Value> = defs
         .resource_types()
         .map(|resource_type| {
-            let mut search_params = vec![
-                json!({"name": "_id", "type": "token", "definition": "http://hl7.org/fhir/SearchParameter/Resource-id"}),
-                json!({"name": "_lastUpdated", "type": "date", "definition": "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"}),
-            ];
-            let identifier = medulla_engine::index::has_identifier(resource_type)
-                .then(|| defs.search_param(resource_type, "identifier"))
-                .flatten();
-            if let Some(param) = identifier {
-                search_params.push(json!({"name": "identifier", "type": "token", "definition": param.url}));
-            }
+            let search_params: Vec<Value> = defs
+                .search_params(resource_type)
+                .filter(|param| !matches!(param.code.as_str(), "_query" | "_type"))
+                .map(|param| {
+                    json!({
+                        "name": param.code,
+                        "type": format!("{:?}", param.kind).to_lowercase(),
+                        "definition": param.url,
+                    })
+                })
+                .collect();
+            let includes: Vec<String> = defs
+                .search_params(resource_type)
+                .filter(|param| param.kind == medulla_model::SearchParamType::Reference)
+                .map(|param| format!("{resource_type}:{}", param.code))
+                .chain(std::iter::once("*".to_owned()))
+                .collect();
             let interactions: Vec<Value> = [
-                "read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type",
+                "read",
+                "vread",
+                "update",
+                "patch",
+                "delete",
+                "history-instance",
+                "history-type",
+                "create",
+                "search-type",
             ]
             .iter()
             .map(|code| json!({"code": code}))
@@ -36,6 +51,7 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
                 "conditionalRead": "full-support",
                 "conditionalUpdate": true,
                 "conditionalDelete": if allow_multiple_delete { "multiple" } else { "single" },
+                "searchInclude": includes,
                 "searchParam": search_params,
             })
         })
@@ -58,7 +74,8 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
             "interaction": [
                 {"code": "transaction"},
                 {"code": "batch"},
-                {"code": "history-system"}
+                {"code": "history-system"},
+                {"code": "search-system"}
             ],
         }],
     })

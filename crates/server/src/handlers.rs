@@ -137,12 +137,25 @@ pub(crate) async fn metadata(
     ))
 }
 
-pub(crate) async fn system_root(headers: HeaderMap, uri: Uri) -> Result<Response> {
-    negotiate::negotiate(&headers, &params_of(&uri))?;
-    Err(ApiError::Engine(medulla_engine::Error::invalid(
-        None,
-        "system-level search is not supported yet; search a resource type (GET /fhir/Patient?...)",
-    )))
+pub(crate) async fn system_root(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let params = params_of(&uri);
+    let types: Vec<String> = params
+        .iter()
+        .filter(|(name, _)| name == "_type")
+        .flat_map(|(_, value)| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    search(state, headers, types, String::new(), params).await
 }
 
 pub(crate) async fn method_not_allowed() -> ApiError {
@@ -224,15 +237,14 @@ pub(crate) async fn instance_history(
 async fn search(
     state: AppState,
     headers: HeaderMap,
-    resource_type: String,
+    types: Vec<String>,
     path: String,
     params: Vec<(String, String)>,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params)?;
     let engine = state.engine.clone();
     let handling = negotiated.handling;
-    let body =
-        blocking(move || engine.search_bundle(&resource_type, &path, &params, handling)).await?;
+    let body = blocking(move || engine.search_bundle(&types, &path, &params, handling)).await?;
     Ok(json_response(StatusCode::OK, body, &negotiated))
 }
 
@@ -243,7 +255,7 @@ pub(crate) async fn type_search(
     uri: Uri,
 ) -> Result<Response> {
     let path = resource_type.clone();
-    search(state, headers, resource_type, path, params_of(&uri)).await
+    search(state, headers, vec![resource_type], path, params_of(&uri)).await
 }
 
 pub(crate) async fn type_search_post(
@@ -268,7 +280,7 @@ pub(crate) async fn type_search_post(
     let mut params = params_of(&uri);
     params.extend(parse_query_string(form));
     let path = resource_type.clone();
-    search(state, headers, resource_type, path, params).await
+    search(state, headers, vec![resource_type], path, params).await
 }
 
 fn created_status(created: bool) -> StatusCode {

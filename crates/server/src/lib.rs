@@ -99,6 +99,7 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
     Router::new()
         .nest("/fhir", fhir)
         .route("/fhir", post(system_bundle).get(system_root))
+        .route("/fhir/", post(system_bundle).get(system_root))
         .fallback(unknown_path)
         .layer(axum::middleware::from_fn(handlers::log_request))
         .with_state(state)

@@ -50,7 +50,7 @@ fn conditional_create() {
         .assert_outcome(412, "more than one");
     assert_eq!(server.count("Patient"), 3);
 
-    create_if_none_exist(&server, "name=Test", "c").assert_outcome(400, "name");
+    create_if_none_exist(&server, "nosuchparam=Test", "c").assert_outcome(400, "nosuchparam");
     create_if_none_exist(&server, "_lastUpdated=yesterday", "c").assert_outcome(400, "yesterday");
     create_if_none_exist(&server, "_count=1", "c").assert_outcome(400, "selects");
     assert_eq!(
@@ -99,7 +99,7 @@ fn conditional_update() {
     server
         .put("Patient", &patient("urn:cond", "x"))
         .assert_outcome(400, "search criteria");
-    put("family=Test", &patient("urn:cond", "x")).assert_outcome(400, "family");
+    put("nosuchparam=Test", &patient("urn:cond", "x")).assert_outcome(400, "nosuchparam");
     put("_summary=count", &patient("urn:cond", "x")).assert_outcome(400, "selects");
     // Result parameters are not criteria.
     let pretty = put(
@@ -134,14 +134,14 @@ fn conditional_delete() {
 
     // Criteria that cannot be honoured must never delete everything.
     server
-        .delete("Patient?family=Test")
-        .assert_outcome(400, "family");
+        .delete("Patient?nosuchparam=Test")
+        .assert_outcome(400, "nosuchparam");
     server
-        .delete("Patient?name:exact=Test")
-        .assert_outcome(400, "name:exact");
+        .delete("Patient?name:nosuchmodifier=Test")
+        .assert_outcome(400, "name:nosuchmodifier");
     server
-        .delete("Patient?identifier:not=urn:cond|keep")
-        .assert_outcome(400, "identifier:not");
+        .delete("Patient?identifier:in=urn:cond|keep")
+        .assert_outcome(400, "identifier:in");
     server
         .delete("Patient")
         .assert_outcome(400, "search criteria");

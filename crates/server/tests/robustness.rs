@@ -192,7 +192,7 @@ fn hostile_ids_and_paths() {
         .post("Unicorn", &json!({"resourceType": "Unicorn"}))
         .assert_outcome(404, "Unicorn");
     server.get("patient/1").assert_outcome(404, "patient");
-    server.get("").assert_outcome(400, "system-level");
+    server.get("?_type=Unicorn").assert_outcome(404, "Unicorn");
     let outside = server
         .client
         .get(server.base.trim_end_matches("/fhir").to_owned() + "/admin")

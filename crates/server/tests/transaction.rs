@@ -227,10 +227,10 @@ fn conditional_references_resolve() {
         "",
         &bundle(
             "transaction",
-            vec![post_entry(None, observation("Patient?name=Test"))],
+            vec![post_entry(None, observation("Patient?nosuchparam=Test"))],
         ),
     );
-    unsupported.assert_outcome(400, "name");
+    unsupported.assert_outcome(400, "nosuchparam");
     assert_eq!(server.count("Observation"), 2);
 }
 

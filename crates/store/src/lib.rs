@@ -34,12 +34,16 @@
 //! ```
 
 mod error;
+mod index;
 mod job;
+mod search;
 mod sqlite;
 mod types;
 
 pub use error::Error;
+pub use index::*;
 pub use job::{WriteJob, WriteTicket, write};
+pub use search::*;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::*;
 
@@ -71,11 +75,36 @@ pub trait Store: Send + Sync + 'static {
     /// Fails only when the backend fails.
     fn history(&self, query: &HistoryQuery) -> Result<HistoryPage, Error>;
 
-    /// Current, non-deleted resources matching a search, in ascending storage order.
+    /// Current, non-deleted resources matching a search, in the query's sort order.
     ///
     /// # Errors
     /// Fails when the backend fails.
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error>;
+
+    /// `_include`: current resources that the resources with `keys` refer to. Returns each
+    /// with its storage key.
+    ///
+    /// # Errors
+    /// Fails when the backend fails.
+    fn include(&self, keys: &[i64], include: &Include)
+    -> Result<Vec<(i64, StoredResource)>, Error>;
+
+    /// `_revinclude`: current resources of `include.source_type` that refer to the resources
+    /// with `keys` through `include.param`.
+    ///
+    /// # Errors
+    /// Fails when the backend fails.
+    fn revinclude(
+        &self,
+        keys: &[i64],
+        include: &Include,
+    ) -> Result<Vec<(i64, StoredResource)>, Error>;
+
+    /// The backend's query plan for a search, one line per step (diagnostics and tests).
+    ///
+    /// # Errors
+    /// Fails when the backend fails.
+    fn explain(&self, query: &SearchQuery) -> Result<Vec<String>, Error>;
 
     /// Hands a job to the writer. The job runs later, on the writer thread, inside a transaction.
     fn submit(&self, job: Box<dyn WriteJob>);

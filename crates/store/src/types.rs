@@ -1,5 +1,7 @@
 //! The values that cross the store boundary.
 
+use crate::IndexRows;
+
 /// Microseconds since the Unix epoch (UTC). The store's only notion of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
@@ -109,24 +111,6 @@ pub struct NewVersion<'a> {
     pub index: Option<&'a IndexRows>,
 }
 
-/// Search-index rows extracted from one resource.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IndexRows {
-    /// Token values (system, code) per search parameter code.
-    pub tokens: Vec<TokenRow>,
-}
-
-/// One token value of a resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRow {
-    /// The search parameter code, e.g. `identifier`.
-    pub param: String,
-    /// The code system, if the value had one.
-    pub system: Option<String>,
-    /// The code (or identifier value).
-    pub code: String,
-}
-
 /// Which versions a history request covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HistoryScope {
@@ -162,79 +146,6 @@ pub struct HistoryPage {
     pub next_before_seq: Option<i64>,
 }
 
-/// A bound on a timestamp: `min <= t < max_exclusive`, optionally negated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeBound {
-    /// Inclusive lower bound.
-    pub min: Option<Timestamp>,
-    /// Exclusive upper bound.
-    pub max_exclusive: Option<Timestamp>,
-    /// Match values outside the range instead.
-    pub negate: bool,
-}
-
-/// How a token's system is matched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSystem {
-    /// `code`: any system.
-    Any,
-    /// `|code`: no system.
-    None,
-    /// `system|code` or `system|`.
-    Is(String),
-}
-
-/// One token to match (`system|code` and its variants).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenMatch {
-    /// How to match the system.
-    pub system: TokenSystem,
-    /// The code, or `None` for `system|` (any code in the system).
-    pub code: Option<String>,
-}
-
-/// One AND-ed condition of a search; values inside it are OR-ed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Clause {
-    /// `_id` is one of these.
-    Ids(Vec<String>),
-    /// `_lastUpdated` satisfies one of these bounds.
-    LastUpdated(Vec<TimeBound>),
-    /// A token parameter matches one of these values.
-    Token {
-        /// Search parameter code.
-        param: String,
-        /// Values, OR-ed.
-        values: Vec<TokenMatch>,
-    },
-}
-
-/// A search over current, non-deleted resources of one type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchQuery {
-    /// The resource type.
-    pub resource_type: String,
-    /// Conditions, AND-ed.
-    pub clauses: Vec<Clause>,
-    /// Page size (0 returns no resources, only a total if asked).
-    pub count: usize,
-    /// Continue after this storage key (keyset paging).
-    pub after_key: Option<i64>,
-    /// Count all matches too.
-    pub total: bool,
-}
-
-/// One page of search results.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchPage {
-    /// Matches on this page, in storage order.
-    pub resources: Vec<StoredResource>,
-    /// The `after_key` of the next page, if there is one.
-    pub next_after_key: Option<i64>,
-    /// Number of matches in all, when asked for.
-    pub total: Option<u64>,
-}
-
 /// Row counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreStats {
@@ -242,6 +153,6 @@ pub struct StoreStats {
     pub resources: u64,
     /// Versions of all resources.
     pub versions: u64,
-    /// Token index rows.
-    pub token_rows: u64,
+    /// Search-index rows of all kinds.
+    pub index_rows: u64,
 }

@@ -166,23 +166,24 @@ fn token_search_and_paging() {
             tokens: vec![TokenRow {
                 param: "identifier".into(),
                 system: Some("urn:mrn".into()),
-                code: format!("{}", n % 2),
+                code: Some(format!("{}", n % 2)),
+                text: None,
             }],
+            ..IndexRows::default()
         };
         put(&store, &format!("p{n}"), 1, Some("{}"), Some(index)).unwrap();
     }
-    let query = |after_key, system: TokenSystem| SearchQuery {
-        resource_type: "Patient".into(),
-        clauses: vec![Clause::Token {
+    let query = |after: Option<PageKey>, system: TokenSystem| SearchQuery {
+        resource_types: vec!["Patient".into()],
+        clauses: vec![Clause(vec![Predicate::Token {
             param: "identifier".into(),
-            values: vec![TokenMatch {
-                system,
-                code: Some("0".into()),
-            }],
-        }],
+            system,
+            code: Some("0".into()),
+        }])],
         count: 2,
-        after_key,
+        after,
         total: true,
+        ..SearchQuery::default()
     };
     let first = store
         .search(&query(None, TokenSystem::Is("urn:mrn".into())))
@@ -196,9 +197,7 @@ fn token_search_and_paging() {
         vec!["p0", "p2"]
     );
     assert_eq!(first.total, Some(3));
-    let second = store
-        .search(&query(first.next_after_key, TokenSystem::Any))
-        .unwrap();
+    let second = store.search(&query(first.next, TokenSystem::Any)).unwrap();
     assert_eq!(
         second
             .resources
@@ -207,13 +206,14 @@ fn token_search_and_paging() {
             .collect::<Vec<_>>(),
         vec!["p4"]
     );
-    assert_eq!(second.next_after_key, None);
+    assert_eq!(second.next, None);
     let none = store.search(&query(None, TokenSystem::None)).unwrap();
     assert!(none.resources.is_empty());
     // Deleting drops the index rows.
     put(&store, "p0", 2, None, None).unwrap();
     let after_delete = store.search(&query(None, TokenSystem::Any)).unwrap();
     assert_eq!(after_delete.total, Some(2));
+    assert_eq!(store.stats().unwrap().index_rows, 4);
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! The embedded SQLite backend.
 
+mod index_rows;
 mod queries;
 mod schema;
+mod search_sql;
 mod writer;
 
 use crate::{
-    Error, HistoryPage, HistoryQuery, SearchPage, SearchQuery, Store, StoreStats, StoredResource,
-    WriteJob,
+    Error, HistoryPage, HistoryQuery, Include, SearchPage, SearchQuery, Store, StoreStats,
+    StoredResource, WriteJob,
 };
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -184,6 +186,26 @@ impl Store for SqliteStore {
         self.with_reader(|conn| queries::search(conn, query))
     }
 
+    fn include(
+        &self,
+        keys: &[i64],
+        include: &Include,
+    ) -> Result<Vec<(i64, StoredResource)>, Error> {
+        self.with_reader(|conn| queries::include(conn, keys, include))
+    }
+
+    fn revinclude(
+        &self,
+        keys: &[i64],
+        include: &Include,
+    ) -> Result<Vec<(i64, StoredResource)>, Error> {
+        self.with_reader(|conn| queries::revinclude(conn, keys, include))
+    }
+
+    fn explain(&self, query: &SearchQuery) -> Result<Vec<String>, Error> {
+        self.with_reader(|conn| queries::explain(conn, query))
+    }
+
     fn submit(&self, job: Box<dyn WriteJob>) {
         let sender = self.jobs.lock().ok().and_then(|jobs| jobs.clone());
         match sender {
@@ -205,7 +227,12 @@ impl Store for SqliteStore {
             Ok(StoreStats {
                 resources: count("SELECT count(*) FROM resources")?,
                 versions: count("SELECT count(*) FROM versions")?,
-                token_rows: count("SELECT count(*) FROM idx_token")?,
+                index_rows: count(
+                    "SELECT (SELECT count(*) FROM idx_string) + (SELECT count(*) FROM idx_token) \
+                     + (SELECT count(*) FROM idx_date) + (SELECT count(*) FROM idx_number) \
+                     + (SELECT count(*) FROM idx_quantity) + (SELECT count(*) FROM idx_reference) \
+                     + (SELECT count(*) FROM idx_uri) + (SELECT count(*) FROM idx_composite)",
+                )?,
             })
         })
     }

@@ -1,10 +1,11 @@
 //! Read queries shared by the read pool and the writer's transaction.
 
+use super::search_sql;
 use crate::{
-    Clause, Error, HistoryPage, HistoryQuery, HistoryScope, Method, SearchPage, SearchQuery,
-    StoredResource, TimeBound, Timestamp, TokenSystem,
+    Error, HistoryPage, HistoryQuery, HistoryScope, Include, Method, PageKey, SearchPage,
+    SearchQuery, SortValue, StoredResource, Timestamp,
 };
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 const VERSION_COLUMNS: &str =
@@ -114,113 +115,144 @@ pub(crate) fn history(conn: &Connection, query: &HistoryQuery) -> Result<History
     })
 }
 
-fn push_time_bound(sql: &mut String, params: &mut Vec<Value>, bound: &TimeBound) {
-    sql.push_str(if bound.negate { "NOT (1" } else { "(1" });
-    if let Some(min) = bound.min {
-        sql.push_str(" AND r.last_updated >= ?");
-        params.push(Value::Integer(min.0));
-    }
-    if let Some(max) = bound.max_exclusive {
-        sql.push_str(" AND r.last_updated < ?");
-        params.push(Value::Integer(max.0));
-    }
-    sql.push(')');
-}
-
-/// Builds the WHERE clause of a search. Every value is bound; only fixed SQL text is appended.
-fn push_clauses(sql: &mut String, params: &mut Vec<Value>, query: &SearchQuery) {
-    sql.push_str(" WHERE r.res_type = ? AND r.deleted = 0");
-    params.push(Value::Text(query.resource_type.clone()));
-    for clause in &query.clauses {
-        sql.push_str(" AND ");
-        match clause {
-            Clause::Ids(ids) => {
-                sql.push_str("r.res_id IN (");
-                for (n, id) in ids.iter().enumerate() {
-                    sql.push_str(if n == 0 { "?" } else { ", ?" });
-                    params.push(Value::Text(id.clone()));
-                }
-                sql.push(')');
-            }
-            Clause::LastUpdated(bounds) => {
-                sql.push('(');
-                for (n, bound) in bounds.iter().enumerate() {
-                    if n > 0 {
-                        sql.push_str(" OR ");
-                    }
-                    push_time_bound(sql, params, bound);
-                }
-                sql.push(')');
-            }
-            Clause::Token { param, values } => {
-                sql.push_str(
-                    "r.res_key IN (SELECT t.res_key FROM idx_token t WHERE t.param = ? AND (",
-                );
-                params.push(Value::Text(param.clone()));
-                for (n, value) in values.iter().enumerate() {
-                    if n > 0 {
-                        sql.push_str(" OR ");
-                    }
-                    sql.push_str("(1");
-                    if let Some(code) = &value.code {
-                        sql.push_str(" AND t.code = ?");
-                        params.push(Value::Text(code.clone()));
-                    }
-                    match &value.system {
-                        TokenSystem::Any => {}
-                        TokenSystem::None => sql.push_str(" AND t.system IS NULL"),
-                        TokenSystem::Is(system) => {
-                            sql.push_str(" AND t.system = ?");
-                            params.push(Value::Text(system.clone()));
-                        }
-                    }
-                    sql.push(')');
-                }
-                sql.push_str("))");
-            }
-        }
-    }
-}
-
+/// Runs a search page (and its count when asked).
 pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPage, Error> {
-    let mut params: Vec<Value> = Vec::new();
-    let mut sql = format!(
-        "SELECT {VERSION_COLUMNS}, r.res_key FROM resources r JOIN versions v ON v.seq = r.version_seq"
-    );
-    push_clauses(&mut sql, &mut params, query);
-    if let Some(after) = query.after_key {
-        sql.push_str(" AND r.res_key > ?");
-        params.push(Value::Integer(after));
-    }
-    sql.push_str(" ORDER BY r.res_key LIMIT ?");
-    params.push(Value::Integer(
-        i64::try_from(query.count.saturating_add(1)).unwrap_or(i64::MAX),
-    ));
-    let mut stmt = conn.prepare_cached(&sql)?;
+    const COLUMNS: &str =
+        "r0.res_type, r0.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
+    let sql = search_sql::page_query(query, COLUMNS);
+    let mut stmt = conn.prepare_cached(&sql.text)?;
+    let sort_count = query.sort.len();
     let mut rows = stmt
-        .query_map(rusqlite::params_from_iter(params), |row| {
-            Ok((stored_from_row(row)?, row.get::<_, i64>(7)?))
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |row| {
+            let resource = stored_from_row(row)?;
+            let key: i64 = row.get(7)?;
+            let mut values = Vec::with_capacity(sort_count);
+            for n in 0..sort_count {
+                values.push(match row.get_ref(8 + n)? {
+                    ValueRef::Null => SortValue::Null,
+                    ValueRef::Integer(i) => SortValue::Integer(i),
+                    ValueRef::Real(x) => SortValue::Real(x),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        SortValue::Text(String::from_utf8_lossy(t).into_owned())
+                    }
+                });
+            }
+            Ok((resource, PageKey { values, key }))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let next_after_key = if rows.len() > query.count {
+    let next = if rows.len() > query.count {
         rows.truncate(query.count);
-        rows.last().map(|(_, key)| *key)
+        rows.last().map(|(_, key)| key.clone())
     } else {
         None
     };
     let total = if query.total {
-        let mut params: Vec<Value> = Vec::new();
-        let mut sql = String::from("SELECT count(*) FROM resources r");
-        push_clauses(&mut sql, &mut params, query);
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let count: i64 = stmt.query_row(rusqlite::params_from_iter(params), |row| row.get(0))?;
+        let sql = search_sql::count_query(query);
+        let mut stmt = conn.prepare_cached(&sql.text)?;
+        let count: i64 = stmt.query_row(rusqlite::params_from_iter(sql.params.iter()), |row| {
+            row.get(0)
+        })?;
         Some(u64::try_from(count).unwrap_or(0))
     } else {
         None
     };
+    let keys = rows.iter().map(|(_, key)| key.key).collect();
     Ok(SearchPage {
         resources: rows.into_iter().map(|(resource, _)| resource).collect(),
-        next_after_key,
+        keys,
+        next,
         total,
     })
+}
+
+fn keys_list(keys: &[i64]) -> String {
+    keys.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Resources that the resources with `keys` refer to through `include`'s parameter.
+pub(crate) fn include(
+    conn: &Connection,
+    keys: &[i64],
+    include: &Include,
+) -> Result<Vec<(i64, StoredResource)>, Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Keys are integers from our own tables, so listing them inline is safe.
+    let mut sql = format!(
+        "SELECT DISTINCT {VERSION_COLUMNS}, r.res_key FROM idx_reference x \
+         JOIN resources r ON r.res_type = x.target_type AND r.res_id = x.target_id \
+         JOIN versions v ON v.seq = r.version_seq \
+         WHERE x.res_key IN ({}) AND r.deleted = 0 AND x.res_type = ?",
+        keys_list(keys)
+    );
+    let mut params: Vec<Value> = vec![Value::Text(include.source_type.clone())];
+    if let Some(param) = &include.param {
+        sql.push_str(" AND x.param = ?");
+        params.push(Value::Text(param.clone()));
+    }
+    if let Some(target) = &include.target_type {
+        sql.push_str(" AND x.target_type = ?");
+        params.push(Value::Text(target.clone()));
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(params), |row| {
+            Ok((row.get::<_, i64>(7)?, stored_from_row(row)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Resources of `include.source_type` that refer to the resources with `keys` through its
+/// parameter (`_revinclude`).
+pub(crate) fn revinclude(
+    conn: &Connection,
+    keys: &[i64],
+    include: &Include,
+) -> Result<Vec<(i64, StoredResource)>, Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = format!(
+        "SELECT DISTINCT {VERSION_COLUMNS}, r.res_key FROM resources t \
+         JOIN idx_reference x ON x.target_type = t.res_type AND x.target_id = t.res_id \
+         JOIN resources r ON r.res_key = x.res_key \
+         JOIN versions v ON v.seq = r.version_seq \
+         WHERE t.res_key IN ({}) AND r.deleted = 0 AND x.res_type = ?",
+        keys_list(keys)
+    );
+    let mut params: Vec<Value> = vec![Value::Text(include.source_type.clone())];
+    if let Some(param) = &include.param {
+        sql.push_str(" AND x.param = ?");
+        params.push(Value::Text(param.clone()));
+    }
+    if let Some(target) = &include.target_type {
+        sql.push_str(" AND t.res_type = ?");
+        params.push(Value::Text(target.clone()));
+    }
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(params), |row| {
+            Ok((row.get::<_, i64>(7)?, stored_from_row(row)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The query plan SQLite chooses for a search (for tests and diagnostics).
+pub(crate) fn explain(conn: &Connection, query: &SearchQuery) -> Result<Vec<String>, Error> {
+    const COLUMNS: &str =
+        "r0.res_type, r0.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
+    let sql = search_sql::page_query(query, COLUMNS);
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |row| {
+            row.get::<_, String>(3)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }

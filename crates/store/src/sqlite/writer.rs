@@ -1,6 +1,6 @@
 //! The writer thread: group commit of many jobs per transaction.
 
-use super::queries;
+use super::{index_rows, queries};
 use crate::{
     Error, NewVersion, SearchPage, SearchQuery, StoredResource, Timestamp, WriteJob, WriteTx,
 };
@@ -77,16 +77,10 @@ impl WriteTx for SqliteWriteTx<'_> {
         )?
         .execute((res_key, version, new.last_updated.0, deleted, seq))?;
         if existing.is_some() {
-            conn.prepare_cached("DELETE FROM idx_token WHERE res_key = ?1")?
-                .execute([res_key])?;
+            index_rows::delete(conn, res_key)?;
         }
-        if let (Some(index), Some(_)) = (new.index, new.body) {
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO idx_token (res_key, param, system, code) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for token in &index.tokens {
-                insert.execute((res_key, &token.param, &token.system, &token.code))?;
-            }
+        if let (Some(rows), Some(_)) = (new.index, new.body) {
+            index_rows::insert(conn, res_key, new.resource_type, rows)?;
         }
         Ok(())
     }

@@ -1,0 +1,153 @@
+//! Search as a searchset Bundle: matches, `_include`/`_revinclude`, signed paging links, and an
+//! OperationOutcome entry for ignored parameters.
+
+use crate::{
+    Engine, EntryParts, Error, Handling, Problem, Shape, link, operation_outcome, render, resource,
+};
+use medulla_search::{SearchOptions, SearchRequest, cursor, parse_search};
+use medulla_store::StoredResource;
+use std::collections::HashSet;
+
+/// Most rounds of `:iterate` includes, so that cycles end.
+const MAX_INCLUDE_ROUNDS: usize = 4;
+/// Most included resources per page.
+const MAX_INCLUDED: usize = 5000;
+
+impl From<medulla_search::Error> for Error {
+    fn from(error: medulla_search::Error) -> Self {
+        match error {
+            medulla_search::Error::Invalid { param, message } => Error::Invalid(vec![Problem {
+                expression: Some(param),
+                diagnostics: message,
+            }]),
+            other => Error::invalid(None, other.to_string()),
+        }
+    }
+}
+
+impl Engine {
+    pub(crate) fn search_options(&self, handling: Handling) -> SearchOptions<'_> {
+        SearchOptions {
+            base_url: &self.options.base_url,
+            handling,
+            cursor_key: &self.options.cursor_key,
+        }
+    }
+
+    /// Parses a search for `types` (one for type-level search; several or none for system-level).
+    ///
+    /// # Errors
+    /// Unknown types, malformed or (strictly) unknown parameters.
+    pub fn parse_search(
+        &self,
+        types: &[String],
+        params: &[(String, String)],
+        handling: Handling,
+    ) -> Result<SearchRequest, Error> {
+        for resource_type in types {
+            resource::check_type(resource_type)?;
+        }
+        Ok(parse_search(types, params, &self.search_options(handling))?)
+    }
+
+    /// Search as a searchset Bundle. Blocks on the store. `path` is the request path below the
+    /// base URL, for links.
+    ///
+    /// # Errors
+    /// Invalid parameters; unknown ones too under [`Handling::Strict`].
+    pub fn search_bundle(
+        &self,
+        types: &[String],
+        path: &str,
+        params: &[(String, String)],
+        handling: Handling,
+    ) -> Result<Vec<u8>, Error> {
+        let shape = Shape::from_params(params)?;
+        let mut request = self.parse_search(types, params, handling)?;
+        if shape == Shape::Count {
+            request.query.count = 0;
+            request.query.total = true;
+        }
+        let page = self.store.search(&request.query)?;
+        let included = self.includes(&request, &page.keys)?;
+        let base = &self.options.base_url;
+        let mut links = vec![("self", link(base, path, params, None))];
+        if let Some(next) = &page.next {
+            let token = cursor::encode(&self.options.cursor_key, next, &request.fingerprint);
+            links.push(("next", link(base, path, params, Some(token))));
+        }
+        let outcome = (!request.ignored.is_empty()).then(|| {
+            let issues: Vec<(Option<String>, String)> = request
+                .ignored
+                .iter()
+                .map(|name| {
+                    (
+                        Some(name.clone()),
+                        format!("search parameter {name:?} is not supported and was ignored"),
+                    )
+                })
+                .collect();
+            operation_outcome("warning", "not-supported", &issues)
+        });
+        let entry = |found: &StoredResource, mode: &'static str| EntryParts {
+            full_url: Some(format!("{base}/{}/{}", found.resource_type, found.id)),
+            resource: found
+                .body
+                .as_deref()
+                .map(|body| shape.apply(body).into_owned().into()),
+            search_mode: Some(mode),
+            ..EntryParts::default()
+        };
+        let matches = page.resources.iter().map(|found| entry(found, "match"));
+        let includes = included.iter().map(|found| entry(found, "include"));
+        let outcome_entry = outcome.map(|outcome| EntryParts {
+            resource: serde_json::to_vec(&outcome)
+                .ok()
+                .map(std::borrow::Cow::Owned),
+            search_mode: Some("outcome"),
+            ..EntryParts::default()
+        });
+        Ok(render::bundle(
+            "searchset",
+            page.total,
+            &links,
+            matches.chain(includes).chain(outcome_entry),
+        ))
+    }
+
+    /// Resolves `_include` and `_revinclude` for the matches with `keys`, following `:iterate`
+    /// directives over included resources until nothing new appears.
+    fn includes(
+        &self,
+        request: &SearchRequest,
+        keys: &[i64],
+    ) -> Result<Vec<StoredResource>, Error> {
+        if request.includes.is_empty() || keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut seen: HashSet<i64> = keys.iter().copied().collect();
+        let mut included = Vec::new();
+        let mut frontier: Vec<i64> = keys.to_vec();
+        for round in 0..MAX_INCLUDE_ROUNDS {
+            let mut next = Vec::new();
+            for directive in request.includes.iter().filter(|d| round == 0 || d.iterate) {
+                let found = if directive.reverse {
+                    self.store.revinclude(&frontier, &directive.include)?
+                } else {
+                    self.store.include(&frontier, &directive.include)?
+                };
+                for (key, resource) in found {
+                    if seen.insert(key) && included.len() < MAX_INCLUDED {
+                        included.push(resource);
+                        next.push(key);
+                    }
+                }
+            }
+            if next.is_empty() || !request.includes.iter().any(|d| d.iterate) {
+                break;
+            }
+            frontier = next;
+        }
+        Ok(included)
+    }
+}

@@ -1,0 +1,170 @@
+//! Writing and removing a resource's search-index rows.
+
+use crate::{CompositeValue, Error, IndexRows};
+use rusqlite::Connection;
+
+const TABLES: &[&str] = &[
+    "DELETE FROM idx_string WHERE res_key = ?1",
+    "DELETE FROM idx_token WHERE res_key = ?1",
+    "DELETE FROM idx_date WHERE res_key = ?1",
+    "DELETE FROM idx_number WHERE res_key = ?1",
+    "DELETE FROM idx_quantity WHERE res_key = ?1",
+    "DELETE FROM idx_reference WHERE res_key = ?1",
+    "DELETE FROM idx_uri WHERE res_key = ?1",
+    "DELETE FROM idx_composite WHERE res_key = ?1",
+    "DELETE FROM fts WHERE rowid = ?1",
+];
+
+/// Removes every index row of `res_key`.
+pub(crate) fn delete(conn: &Connection, res_key: i64) -> Result<(), Error> {
+    for sql in TABLES {
+        conn.prepare_cached(sql)?.execute([res_key])?;
+    }
+    Ok(())
+}
+
+/// Inserts the index rows of `res_key`.
+pub(crate) fn insert(
+    conn: &Connection,
+    res_key: i64,
+    res_type: &str,
+    rows: &IndexRows,
+) -> Result<(), Error> {
+    if !rows.strings.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO idx_string (res_key, res_type, param, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for row in &rows.strings {
+            insert.execute((res_key, res_type, &row.param, &row.normalized, &row.exact))?;
+        }
+    }
+    if !rows.tokens.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO idx_token (res_key, res_type, param, system, code, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for row in &rows.tokens {
+            insert.execute((
+                res_key,
+                res_type,
+                &row.param,
+                &row.system,
+                &row.code,
+                &row.text,
+            ))?;
+        }
+    }
+    if !rows.dates.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO idx_date (res_key, res_type, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for row in &rows.dates {
+            insert.execute((res_key, res_type, &row.param, row.low, row.high))?;
+        }
+    }
+    if !rows.numbers.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO idx_number (res_key, res_type, param, value) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for row in &rows.numbers {
+            insert.execute((res_key, res_type, &row.param, row.value))?;
+        }
+    }
+    if !rows.quantities.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO idx_quantity (res_key, res_type, param, value, system, code, canonical_value, canonical_code) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for row in &rows.quantities {
+            insert.execute((
+                res_key,
+                res_type,
+                &row.param,
+                row.value,
+                &row.system,
+                &row.code,
+                row.canonical_value,
+                &row.canonical_code,
+            ))?;
+        }
+    }
+    if !rows.references.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO idx_reference (res_key, res_type, param, target_type, target_id, target_version, url) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for row in &rows.references {
+            insert.execute((
+                res_key,
+                res_type,
+                &row.param,
+                &row.target_type,
+                &row.target_id,
+                &row.target_version,
+                &row.url,
+            ))?;
+        }
+    }
+    if !rows.uris.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO idx_uri (res_key, res_type, param, uri) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for row in &rows.uris {
+            insert.execute((res_key, res_type, &row.param, &row.uri))?;
+        }
+    }
+    if !rows.composites.is_empty() {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO idx_composite (res_key, res_type, param, system, code, v_system, v_code, v_value, \
+             v_canonical_value, v_canonical_code, v_low, v_high, v_text) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )?;
+        for row in &rows.composites {
+            let (
+                mut v_system,
+                mut v_code,
+                mut v_value,
+                mut v_canonical_value,
+                mut v_canonical_code,
+            ) = (None, None, None, None, None);
+            let (mut v_low, mut v_high, mut v_text) = (None, None, None);
+            match &row.value {
+                CompositeValue::Token { system, code } => {
+                    v_system = system.clone();
+                    v_code = code.clone();
+                }
+                CompositeValue::Quantity(quantity) => {
+                    v_system = quantity.system.clone();
+                    v_code = quantity.code.clone();
+                    v_value = Some(quantity.value);
+                    v_canonical_value = quantity.canonical_value;
+                    v_canonical_code = quantity.canonical_code.clone();
+                }
+                CompositeValue::Date { low, high } => {
+                    v_low = Some(*low);
+                    v_high = Some(*high);
+                }
+                CompositeValue::String(text) => v_text = Some(text.clone()),
+            }
+            insert.execute(rusqlite::params![
+                res_key,
+                res_type,
+                &row.param,
+                &row.system,
+                &row.code,
+                v_system,
+                v_code,
+                v_value,
+                v_canonical_value,
+                v_canonical_code,
+                v_low,
+                v_high,
+                v_text
+            ])?;
+        }
+    }
+    if rows.text.is_some() || rows.content.is_some() {
+        conn.prepare_cached("INSERT INTO fts (rowid, text, content) VALUES (?1, ?2, ?3)")?
+            .execute((res_key, &rows.text, &rows.content))?;
+    }
+    Ok(())
+}

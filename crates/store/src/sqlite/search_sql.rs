@@ -1,0 +1,661 @@
+//! SQL for searches. Every value is a bound parameter; the SQL text is assembled only from fixed
+//! fragments chosen by the plan's closed enums, and table aliases numbered by nesting depth.
+
+use crate::{
+    Clause, CompositeMatch, IndexKind, PageKey, Predicate, Prefix, QuantityUnit, SearchQuery,
+    SortKey, SortKind, SortValue, StringMatch, TokenSystem, UriMatch,
+};
+use rusqlite::types::Value;
+
+/// The largest string that sorts after every string with a given prefix, appended to the prefix.
+const PREFIX_END: char = '\u{10FFFF}';
+
+/// A SQL fragment with its bound values, built in order.
+#[derive(Default)]
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    pub(crate) params: Vec<Value>,
+}
+
+impl Sql {
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.text.push('?');
+        self.params.push(value.into());
+        self
+    }
+
+    fn bind_list(&mut self, values: &[String]) -> &mut Self {
+        for (n, value) in values.iter().enumerate() {
+            if n > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(value.clone());
+        }
+        self
+    }
+}
+
+fn table(kind: IndexKind) -> &'static str {
+    match kind {
+        IndexKind::String => "idx_string",
+        IndexKind::Token => "idx_token",
+        IndexKind::Date => "idx_date",
+        IndexKind::Number => "idx_number",
+        IndexKind::Quantity => "idx_quantity",
+        IndexKind::Reference => "idx_reference",
+        IndexKind::Uri => "idx_uri",
+        IndexKind::Composite => "idx_composite",
+    }
+}
+
+/// Opens `r{depth}.res_key IN (SELECT x.res_key FROM <table> x WHERE <type filter> AND x.param = ?`.
+/// The caller appends its conditions on `x` and closes with `)`.
+fn open_index(sql: &mut Sql, depth: usize, kind: IndexKind, types: &[String], param: &str) {
+    sql.push(&format!(
+        "r{depth}.res_key IN (SELECT x.res_key FROM {} x WHERE ",
+        table(kind)
+    ));
+    match types {
+        [] => {}
+        [only] => {
+            sql.push("x.res_type = ").bind(only.clone()).push(" AND ");
+        }
+        many => {
+            sql.push("x.res_type IN (").bind_list(many).push(") AND ");
+        }
+    }
+    sql.push("x.param = ").bind(param.to_owned());
+}
+
+/// Appends the comparison of a range column pair `[low, high)` against the search range.
+fn push_range_prefix(
+    sql: &mut Sql,
+    low_col: &str,
+    high_col: &str,
+    prefix: Prefix,
+    low: Value,
+    high: Value,
+) {
+    let l = low_col;
+    let h = high_col;
+    let contained = |sql: &mut Sql, low: &Value, high: &Value| {
+        sql.push(&format!("({l} >= "))
+            .bind(low.clone())
+            .push(&format!(" AND {h} <= "))
+            .bind(high.clone())
+            .push(")");
+    };
+    match prefix {
+        Prefix::Eq => contained(sql, &low, &high),
+        Prefix::Ne => {
+            sql.push("NOT ");
+            contained(sql, &low, &high);
+        }
+        Prefix::Gt => {
+            sql.push(&format!("{h} > ")).bind(high);
+        }
+        Prefix::Lt => {
+            sql.push(&format!("{l} < ")).bind(low);
+        }
+        Prefix::Ge => {
+            sql.push(&format!("({h} > "))
+                .bind(high.clone())
+                .push(" OR ");
+            contained(sql, &low, &high);
+            sql.push(")");
+        }
+        Prefix::Le => {
+            sql.push(&format!("({l} < ")).bind(low.clone()).push(" OR ");
+            contained(sql, &low, &high);
+            sql.push(")");
+        }
+        Prefix::Sa => {
+            sql.push(&format!("{l} >= ")).bind(high);
+        }
+        Prefix::Eb => {
+            sql.push(&format!("{h} <= ")).bind(low);
+        }
+        Prefix::Ap => {
+            sql.push(&format!("({l} < "))
+                .bind(high)
+                .push(&format!(" AND {h} > "))
+                .bind(low)
+                .push(")");
+        }
+    }
+}
+
+/// Appends the comparison of a point column against a search value and its precision range.
+fn push_point_prefix(sql: &mut Sql, column: &str, prefix: Prefix, value: f64, low: f64, high: f64) {
+    let c = column;
+    match prefix {
+        Prefix::Eq | Prefix::Ap => {
+            sql.push(&format!("({c} >= "))
+                .bind(low)
+                .push(&format!(" AND {c} < "))
+                .bind(high)
+                .push(")");
+        }
+        Prefix::Ne => {
+            sql.push(&format!("NOT ({c} >= "))
+                .bind(low)
+                .push(&format!(" AND {c} < "))
+                .bind(high)
+                .push(")");
+        }
+        Prefix::Gt | Prefix::Sa => {
+            sql.push(&format!("{c} > ")).bind(value);
+        }
+        Prefix::Lt | Prefix::Eb => {
+            sql.push(&format!("{c} < ")).bind(value);
+        }
+        Prefix::Ge => {
+            sql.push(&format!("{c} >= ")).bind(value);
+        }
+        Prefix::Le => {
+            sql.push(&format!("{c} <= ")).bind(value);
+        }
+    }
+}
+
+fn push_token_match(
+    sql: &mut Sql,
+    system_col: &str,
+    code_col: &str,
+    system: &TokenSystem,
+    code: Option<&String>,
+) {
+    sql.push("1");
+    if let Some(code) = code {
+        sql.push(&format!(" AND {code_col} = ")).bind(code.clone());
+    }
+    match system {
+        TokenSystem::Any => {}
+        TokenSystem::None => {
+            sql.push(&format!(" AND {system_col} IS NULL"));
+        }
+        TokenSystem::Is(system) => {
+            sql.push(&format!(" AND {system_col} = "))
+                .bind(system.clone());
+        }
+    }
+}
+
+fn push_quantity_match(
+    sql: &mut Sql,
+    prefix: Prefix,
+    value: f64,
+    low: f64,
+    high: f64,
+    unit: &QuantityUnit,
+    columns: [&str; 5],
+) {
+    let [
+        value_col,
+        system_col,
+        code_col,
+        canonical_value_col,
+        canonical_code_col,
+    ] = columns;
+    match unit {
+        QuantityUnit::Any => push_point_prefix(sql, value_col, prefix, value, low, high),
+        QuantityUnit::Canonical(code) => {
+            sql.push(&format!("{canonical_code_col} = "))
+                .bind(code.clone())
+                .push(" AND ");
+            push_point_prefix(sql, canonical_value_col, prefix, value, low, high);
+        }
+        QuantityUnit::Written { system, code } => {
+            sql.push(&format!("{code_col} = "))
+                .bind(code.clone())
+                .push(" AND ");
+            if let Some(system) = system {
+                sql.push(&format!("{system_col} = "))
+                    .bind(system.clone())
+                    .push(" AND ");
+            }
+            push_point_prefix(sql, value_col, prefix, value, low, high);
+        }
+    }
+}
+
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.to_owned();
+    end.push(PREFIX_END);
+    end
+}
+
+/// Quotes words for an FTS5 query: every word must occur, as a prefix.
+fn fts_query(column: &str, words: &[String]) -> String {
+    let terms: Vec<String> = words
+        .iter()
+        .map(|word| format!("\"{}\"*", word.replace('"', "\"\"")))
+        .collect();
+    format!("{column} : ({})", terms.join(" AND "))
+}
+
+/// Appends one predicate about `r{depth}`, where `types` are the searched resource types.
+fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Predicate) {
+    let r = format!("r{depth}");
+    match predicate {
+        Predicate::Id(id) => {
+            sql.push(&format!("{r}.res_id = ")).bind(id.clone());
+        }
+        Predicate::LastUpdated { prefix, low, high } => {
+            // A version's timestamp is a point: the range [t, t + 1µs).
+            let (column_low, column_high) = (
+                format!("{r}.last_updated"),
+                format!("({r}.last_updated + 1)"),
+            );
+            push_range_prefix(
+                sql,
+                &column_low,
+                &column_high,
+                *prefix,
+                Value::Integer(low.0),
+                Value::Integer(high.0),
+            );
+        }
+        Predicate::String { param, value, mode } => {
+            open_index(sql, depth, IndexKind::String, types, param);
+            match mode {
+                StringMatch::Prefix => {
+                    sql.push(" AND x.normalized >= ")
+                        .bind(value.clone())
+                        .push(" AND x.normalized < ")
+                        .bind(prefix_end(value));
+                }
+                StringMatch::Exact => {
+                    sql.push(" AND x.exact = ").bind(value.clone());
+                }
+                StringMatch::Contains => {
+                    sql.push(" AND instr(x.normalized, ")
+                        .bind(value.clone())
+                        .push(") > 0");
+                }
+            }
+            sql.push(")");
+        }
+        Predicate::Token {
+            param,
+            system,
+            code,
+        } => {
+            open_index(sql, depth, IndexKind::Token, types, param);
+            sql.push(" AND ");
+            push_token_match(sql, "x.system", "x.code", system, code.as_ref());
+            sql.push(")");
+        }
+        Predicate::TokenText { param, text } => {
+            open_index(sql, depth, IndexKind::Token, types, param);
+            sql.push(" AND x.text >= ")
+                .bind(text.clone())
+                .push(" AND x.text < ")
+                .bind(prefix_end(text))
+                .push(")");
+        }
+        Predicate::Date {
+            param,
+            prefix,
+            low,
+            high,
+        } => {
+            open_index(sql, depth, IndexKind::Date, types, param);
+            sql.push(" AND ");
+            push_range_prefix(
+                sql,
+                "x.low",
+                "x.high",
+                *prefix,
+                Value::Integer(*low),
+                Value::Integer(*high),
+            );
+            sql.push(")");
+        }
+        Predicate::Number {
+            param,
+            prefix,
+            value,
+            low,
+            high,
+        } => {
+            open_index(sql, depth, IndexKind::Number, types, param);
+            sql.push(" AND ");
+            push_point_prefix(sql, "x.value", *prefix, *value, *low, *high);
+            sql.push(")");
+        }
+        Predicate::Quantity {
+            param,
+            prefix,
+            value,
+            low,
+            high,
+            unit,
+        } => {
+            open_index(sql, depth, IndexKind::Quantity, types, param);
+            sql.push(" AND ");
+            push_quantity_match(
+                sql,
+                *prefix,
+                *value,
+                *low,
+                *high,
+                unit,
+                [
+                    "x.value",
+                    "x.system",
+                    "x.code",
+                    "x.canonical_value",
+                    "x.canonical_code",
+                ],
+            );
+            sql.push(")");
+        }
+        Predicate::Reference {
+            param,
+            target_type,
+            target_id,
+            target_version,
+            url,
+        } => {
+            open_index(sql, depth, IndexKind::Reference, types, param);
+            if let Some(id) = target_id {
+                sql.push(" AND x.target_id = ").bind(id.clone());
+            }
+            if let Some(target_type) = target_type {
+                sql.push(" AND x.target_type = ").bind(target_type.clone());
+            }
+            if let Some(version) = target_version {
+                sql.push(" AND x.target_version = ").bind(version.clone());
+            }
+            if let Some(url) = url {
+                sql.push(" AND x.url = ").bind(url.clone());
+            }
+            sql.push(")");
+        }
+        Predicate::Uri { param, value, mode } => {
+            open_index(sql, depth, IndexKind::Uri, types, param);
+            match mode {
+                UriMatch::Exact => {
+                    sql.push(" AND x.uri = ").bind(value.clone());
+                }
+                UriMatch::Below => {
+                    sql.push(" AND x.uri >= ")
+                        .bind(value.clone())
+                        .push(" AND x.uri < ")
+                        .bind(prefix_end(value));
+                }
+                UriMatch::Above => {
+                    sql.push(" AND substr(")
+                        .bind(value.clone())
+                        .push(", 1, length(x.uri)) = x.uri");
+                }
+            }
+            sql.push(")");
+        }
+        Predicate::Composite {
+            param,
+            system,
+            code,
+            value,
+        } => {
+            open_index(sql, depth, IndexKind::Composite, types, param);
+            sql.push(" AND ");
+            push_token_match(sql, "x.system", "x.code", system, code.as_ref());
+            sql.push(" AND ");
+            match value {
+                CompositeMatch::Token { system, code } => {
+                    push_token_match(sql, "x.v_system", "x.v_code", system, code.as_ref())
+                }
+                CompositeMatch::Quantity {
+                    prefix,
+                    low,
+                    high,
+                    unit,
+                } => {
+                    let value = (low + high) / 2.0;
+                    push_quantity_match(
+                        sql,
+                        *prefix,
+                        value,
+                        *low,
+                        *high,
+                        unit,
+                        [
+                            "x.v_value",
+                            "x.v_system",
+                            "x.v_code",
+                            "x.v_canonical_value",
+                            "x.v_canonical_code",
+                        ],
+                    );
+                }
+                CompositeMatch::Date { prefix, low, high } => {
+                    push_range_prefix(
+                        sql,
+                        "x.v_low",
+                        "x.v_high",
+                        *prefix,
+                        Value::Integer(*low),
+                        Value::Integer(*high),
+                    );
+                }
+                CompositeMatch::String(text) => {
+                    sql.push("x.v_text >= ")
+                        .bind(text.clone())
+                        .push(" AND x.v_text < ")
+                        .bind(prefix_end(text));
+                }
+            }
+            sql.push(")");
+        }
+        Predicate::Missing {
+            param,
+            kind,
+            missing,
+        } => {
+            if *missing {
+                sql.push("NOT ");
+            }
+            open_index(sql, depth, *kind, types, param);
+            sql.push(")");
+        }
+        Predicate::Not(inner) => {
+            sql.push("NOT (");
+            push_predicate(sql, depth, types, inner);
+            sql.push(")");
+        }
+        Predicate::Chain { param, query } => {
+            let inner = depth + 1;
+            open_index(sql, depth, IndexKind::Reference, types, param);
+            sql.push(&format!(" AND (x.target_type, x.target_id) IN (SELECT r{inner}.res_type, r{inner}.res_id FROM resources r{inner} WHERE "));
+            push_where(sql, inner, query);
+            sql.push("))");
+        }
+        Predicate::Has { param, query } => {
+            let inner = depth + 1;
+            sql.push(&format!("({r}.res_type, {r}.res_id) IN (SELECT h.target_type, h.target_id FROM idx_reference h WHERE h.param = "))
+                .bind(param.clone());
+            if !query.resource_types.is_empty() {
+                sql.push(" AND h.res_type IN (")
+                    .bind_list(&query.resource_types)
+                    .push(")");
+            }
+            sql.push(&format!(
+                " AND h.res_key IN (SELECT r{inner}.res_key FROM resources r{inner} WHERE "
+            ));
+            push_where(sql, inner, query);
+            sql.push("))");
+        }
+        Predicate::FullText { content, words } => {
+            let column = if *content { "content" } else { "text" };
+            sql.push(&format!(
+                "{r}.res_key IN (SELECT rowid FROM fts WHERE fts MATCH "
+            ))
+            .bind(fts_query(column, words))
+            .push(")");
+        }
+        Predicate::InList(list_id) => {
+            sql.push(&format!(
+                "({r}.res_type, {r}.res_id) IN (SELECT l.target_type, l.target_id FROM idx_reference l \
+                 JOIN resources lr ON lr.res_key = l.res_key WHERE lr.res_type = 'List' AND lr.deleted = 0 AND lr.res_id = "
+            ))
+            .bind(list_id.clone())
+            .push(" AND l.param = 'item')");
+        }
+    }
+}
+
+/// Appends the conditions of `query` about `r{depth}` (types, not deleted, clauses).
+pub(crate) fn push_where(sql: &mut Sql, depth: usize, query: &SearchQuery) {
+    let r = format!("r{depth}");
+    sql.push(&format!("{r}.deleted = 0"));
+    match query.resource_types.as_slice() {
+        [] => {}
+        [only] => {
+            sql.push(&format!(" AND {r}.res_type = "))
+                .bind(only.clone());
+        }
+        many => {
+            sql.push(&format!(" AND {r}.res_type IN ("))
+                .bind_list(many)
+                .push(")");
+        }
+    }
+    for Clause(predicates) in &query.clauses {
+        sql.push(" AND (");
+        for (n, predicate) in predicates.iter().enumerate() {
+            if n > 0 {
+                sql.push(" OR ");
+            }
+            push_predicate(sql, depth, &query.resource_types, predicate);
+        }
+        if predicates.is_empty() {
+            sql.push("0");
+        }
+        sql.push(")");
+    }
+}
+
+/// The SQL expression for a sort key of `r0`, as (expression, bound values).
+fn sort_expression(key: &SortKey) -> Sql {
+    let mut sql = Sql::default();
+    let aggregate = if key.descending { "max" } else { "min" };
+    match key.kind {
+        SortKind::Id => {
+            sql.push("r0.res_id");
+        }
+        SortKind::LastUpdated => {
+            sql.push("r0.last_updated");
+        }
+        SortKind::Index(kind) => {
+            let column = match (kind, key.descending) {
+                (IndexKind::String, _) => "normalized",
+                (IndexKind::Token, _) => "code",
+                (IndexKind::Date, false) => "low",
+                (IndexKind::Date, true) => "high",
+                (IndexKind::Number, _) => "value",
+                (IndexKind::Quantity, _) => "coalesce(canonical_value, value)",
+                (IndexKind::Reference, _) => "coalesce(target_id, url)",
+                (IndexKind::Uri, _) => "uri",
+                (IndexKind::Composite, _) => "code",
+            };
+            sql.push(&format!("(SELECT {aggregate}({column}) FROM {} s WHERE s.res_key = r0.res_key AND s.param = ", table(kind)))
+                .bind(key.param.clone())
+                .push(")");
+        }
+    }
+    sql
+}
+
+fn append(sql: &mut Sql, other: &Sql) {
+    sql.text.push_str(&other.text);
+    sql.params.extend(other.params.iter().cloned());
+}
+
+fn sort_value_param(value: &SortValue) -> Value {
+    match value {
+        SortValue::Null => Value::Null,
+        SortValue::Integer(n) => Value::Integer(*n),
+        SortValue::Real(x) => Value::Real(*x),
+        SortValue::Text(text) => Value::Text(text.clone()),
+    }
+}
+
+/// Appends "comes after `after`" in the order given by the sort keys (nulls last), with the
+/// storage key as the final tie-breaker.
+fn push_after(sql: &mut Sql, expressions: &[Sql], keys: &[SortKey], after: &PageKey, index: usize) {
+    let Some(expression) = expressions.get(index) else {
+        sql.push("r0.res_key > ").bind(after.key);
+        return;
+    };
+    let descending = keys.get(index).is_some_and(|key| key.descending);
+    match after.values.get(index).unwrap_or(&SortValue::Null) {
+        SortValue::Null => {
+            sql.push("((");
+            append(sql, expression);
+            sql.push(") IS NULL AND ");
+            push_after(sql, expressions, keys, after, index + 1);
+            sql.push(")");
+        }
+        value => {
+            let value = sort_value_param(value);
+            sql.push("((");
+            append(sql, expression);
+            sql.push(") IS NULL OR (");
+            append(sql, expression);
+            sql.push(if descending { ") < " } else { ") > " })
+                .bind(value.clone())
+                .push(" OR ((");
+            append(sql, expression);
+            sql.push(") = ").bind(value).push(" AND ");
+            push_after(sql, expressions, keys, after, index + 1);
+            sql.push("))");
+        }
+    }
+}
+
+/// The page query: selects the version columns, the storage key and each sort value.
+pub(crate) fn page_query(query: &SearchQuery, columns: &str) -> Sql {
+    let expressions: Vec<Sql> = query.sort.iter().map(sort_expression).collect();
+    let mut sql = Sql::default();
+    sql.push(&format!("SELECT {columns}, r0.res_key"));
+    for expression in &expressions {
+        sql.push(", ");
+        append(&mut sql, expression);
+    }
+    sql.push(" FROM resources r0 JOIN versions v ON v.seq = r0.version_seq WHERE ");
+    push_where(&mut sql, 0, query);
+    if let Some(after) = &query.after {
+        sql.push(" AND ");
+        push_after(&mut sql, &expressions, &query.sort, after, 0);
+    }
+    sql.push(" ORDER BY ");
+    for (expression, key) in expressions.iter().zip(&query.sort) {
+        sql.push("(");
+        append(&mut sql, expression);
+        sql.push(") IS NULL, (");
+        append(&mut sql, expression);
+        sql.push(if key.descending {
+            ") DESC, "
+        } else {
+            ") ASC, "
+        });
+    }
+    sql.push("r0.res_key ASC LIMIT ")
+        .bind(i64::try_from(query.count.saturating_add(1)).unwrap_or(i64::MAX));
+    sql
+}
+
+/// The count query of a search.
+pub(crate) fn count_query(query: &SearchQuery) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT count(*) FROM resources r0 WHERE ");
+    push_where(&mut sql, 0, query);
+    sql
+}
