@@ -228,13 +228,16 @@ fn unknown_parameters() {
     assert_eq!(ids(&strict_known.json()).len(), 1);
 
     server.get("Unicorn?name=x").assert_outcome(404, "Unicorn");
+    // At system level only the parameters every type shares apply; others are reported.
     server
-        .get(&format!("{}?name=x", server.base))
-        .assert_outcome(400, "system-level search");
+        .request(Method::GET, "?name=x")
+        .header("Prefer", "handling=strict")
+        .send()
+        .assert_outcome(400, "all resource types");
     server
         .get("Patient?_cursor=abc")
         .assert_outcome(400, "_cursor");
     server
-        .get("Patient?identifier:text=x")
-        .assert_outcome(400, "identifier:text");
+        .get("Patient?identifier:in=http://example.org/vs")
+        .assert_outcome(400, "terminology");
 }
