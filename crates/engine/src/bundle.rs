@@ -5,8 +5,9 @@
 //! reference is rewritten, then entries run in the spec's order (DELETE, POST, PUT/PATCH, GET).
 //! Any failure rolls the whole job back. A batch runs each entry as its own job.
 
-use crate::interactions::{self, Written};
+use crate::interactions::{self, Prepared, Written};
 use crate::{Engine, Error, fhir_time, resource};
+use medulla_store::IndexRows;
 use medulla_store::{Method, StoredResource, WriteTx};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -134,6 +135,19 @@ struct Entry {
     if_none_exist: Option<String>,
     if_match: Option<u64>,
     patch: Option<json_patch::Patch>,
+    /// Index rows computed before the write job; placeholders are rewritten inside it.
+    rows: Option<IndexRows>,
+}
+
+impl Entry {
+    /// The entry's resource with its index rows.
+    fn prepared(&mut self) -> Prepared {
+        let body = self.resource.take().unwrap_or(Value::Null);
+        match self.rows.take() {
+            Some(rows) => Prepared { body, rows },
+            None => Prepared::new(body),
+        }
+    }
 }
 
 fn entry_error(index: usize, message: impl Into<String>) -> Error {
@@ -297,6 +311,7 @@ fn parse_entry(base_url: &str, index: usize, mut entry: Value) -> Result<Entry, 
             .and_then(Value::as_str)
             .and_then(parse_if_match),
         patch,
+        rows: None,
     })
 }
 
@@ -367,6 +382,28 @@ impl Engine {
             .enumerate()
             .map(|(index, entry)| parse_entry(&base_url, index, entry))
             .collect();
+        let mut parsed = parsed;
+        let placeholders: HashMap<String, String> = parsed
+            .iter()
+            .filter_map(|entry| entry.as_ref().ok())
+            .filter_map(|entry| {
+                let full_url = entry.full_url.as_ref().filter(|url| is_placeholder(url))?;
+                entry.resource.as_ref()?;
+                Some((full_url.clone(), entry.resource_type.clone()))
+            })
+            .collect();
+        // Index rows are computed here, before the write job, so the writer does not run
+        // FHIRPath; placeholder references are typed through `placeholders`.
+        for entry in parsed.iter_mut().flatten() {
+            if matches!(entry.verb, Verb::Post | Verb::Put) {
+                if let Some(resource) = &entry.resource {
+                    entry.rows = Some(medulla_search::index_resource_with_placeholders(
+                        resource,
+                        &placeholders,
+                    ));
+                }
+            }
+        }
         match kind {
             BundleKind::Transaction => {
                 let entries = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -522,6 +559,11 @@ impl Engine {
                     .map_err(wrap(index))?;
             }
         }
+        for entry in &mut entries {
+            if let Some(rows) = entry.rows.as_mut() {
+                medulla_search::rewrite_references(rows, &ids);
+            }
+        }
         // Phase 3: run in the spec's order.
         let order = |verb: Verb| match verb {
             Verb::Delete => 0,
@@ -559,14 +601,14 @@ impl Engine {
     fn run_entry(
         &self,
         tx: &mut dyn WriteTx,
-        entry: Entry,
+        mut entry: Entry,
         _ids: &mut HashMap<String, String>,
         assigned_id: Option<String>,
     ) -> Result<EntryResponse, Error> {
+        let body = entry.prepared();
         let resource_type = entry.resource_type.as_str();
         match (entry.verb, entry.target) {
             (Verb::Post, _) => {
-                let body = entry.resource.unwrap_or(Value::Null);
                 let written = match (assigned_id, &entry.if_none_exist) {
                     (Some(id), _) => interactions::create(tx, resource_type, body, Some(id))?,
                     (None, Some(criteria)) => {
@@ -576,22 +618,21 @@ impl Engine {
                 };
                 Ok(written_response(&written))
             }
-            (Verb::Put, Target::Instance(id)) => {
-                let body = entry.resource.unwrap_or(Value::Null);
-                Ok(written_response(&interactions::update(
-                    tx,
-                    resource_type,
-                    &id,
-                    body,
-                    entry.if_match,
-                    Method::Put,
-                )?))
-            }
+            (Verb::Put, Target::Instance(id)) => Ok(written_response(&interactions::update(
+                tx,
+                resource_type,
+                &id,
+                body,
+                entry.if_match,
+                Method::Put,
+            )?)),
             (Verb::Put, Target::Criteria(criteria)) => {
-                let body = entry.resource.unwrap_or(Value::Null);
                 let written = match assigned_id {
                     Some(id) => {
-                        let body = with_id(body, &id);
+                        let body = Prepared {
+                            body: with_id(body.body, &id),
+                            rows: body.rows,
+                        };
                         interactions::update(
                             tx,
                             resource_type,

@@ -4,7 +4,7 @@
 
 use crate::query::parse_query_string;
 use crate::{Error, Handling, resource};
-use medulla_store::{Method, NewVersion, StoredResource, WriteTx};
+use medulla_store::{IndexRows, Method, NewVersion, StoredResource, WriteTx};
 use serde_json::Value;
 
 /// The result of a write.
@@ -19,6 +19,23 @@ pub struct Written {
     pub changed: bool,
 }
 
+/// A resource ready to store: its JSON and its search-index rows, computed before the write
+/// job so that the single writer thread does not run FHIRPath.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub(crate) body: Value,
+    pub(crate) rows: IndexRows,
+}
+
+impl Prepared {
+    /// Computes the index rows of `body`. Ids and `meta.versionId`/`lastUpdated` are not
+    /// indexed (they are columns), so rows computed before stamping stay right.
+    pub fn new(body: Value) -> Prepared {
+        let rows = medulla_search::index_resource(&body);
+        Prepared { body, rows }
+    }
+}
+
 /// Stores `body` as version `version` of `resource_type/id`.
 pub(crate) fn store_version(
     tx: &mut dyn WriteTx,
@@ -26,11 +43,11 @@ pub(crate) fn store_version(
     id: &str,
     version: u64,
     method: Method,
-    body: Value,
+    prepared: Prepared,
 ) -> Result<StoredResource, Error> {
     let now = tx.now();
+    let Prepared { body, rows } = prepared;
     let stamped = resource::stamp(body, id, version, now);
-    let rows = medulla_search::index_resource(&stamped);
     let bytes = serde_json::to_vec(&stamped)
         .map_err(|error| Error::invalid(None, format!("cannot serialize resource: {error}")))?;
     tx.put(&NewVersion {
@@ -96,7 +113,7 @@ pub(crate) fn find(
 pub(crate) fn create(
     tx: &mut dyn WriteTx,
     resource_type: &str,
-    body: Value,
+    body: Prepared,
     id: Option<String>,
 ) -> Result<Written, Error> {
     let id = id.unwrap_or_else(resource::new_id);
@@ -118,7 +135,7 @@ pub(crate) fn create(
 pub(crate) fn create_if_none_exist(
     tx: &mut dyn WriteTx,
     resource_type: &str,
-    body: Value,
+    body: Prepared,
     if_none_exist: &str,
 ) -> Result<Written, Error> {
     let mut matches = find(tx, resource_type, if_none_exist, 2)?;
@@ -166,7 +183,7 @@ pub(crate) fn update(
     tx: &mut dyn WriteTx,
     resource_type: &str,
     id: &str,
-    body: Value,
+    body: Prepared,
     if_match: Option<u64>,
     method: Method,
 ) -> Result<Written, Error> {
@@ -188,11 +205,15 @@ pub(crate) fn conditional_update(
     tx: &mut dyn WriteTx,
     resource_type: &str,
     criteria: &str,
-    body: Value,
+    body: Prepared,
     if_match: Option<u64>,
 ) -> Result<Written, Error> {
     let matches = find(tx, resource_type, criteria, 2)?;
-    let body_id = body.get("id").and_then(Value::as_str).map(str::to_owned);
+    let body_id = body
+        .body
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     match matches.as_slice() {
         [] => match body_id {
             Some(id) => update(tx, resource_type, &id, body, if_match, Method::Put),
@@ -246,7 +267,7 @@ pub(crate) fn patch(
         id,
         current.version + 1,
         Method::Patch,
-        document,
+        Prepared::new(document),
     )?;
     Ok(Written {
         resource: stored,

@@ -38,7 +38,7 @@ mod shape;
 
 pub use bundle::{BundleKind, BundleResponse, EntryResponse};
 pub use error::{Error, Problem};
-pub use interactions::Written;
+pub use interactions::{Prepared, Written};
 pub use medulla_search::Handling;
 pub use medulla_search::time as fhir_time;
 pub use outcome::{operation_outcome, status_line};
@@ -130,6 +130,7 @@ impl Engine {
         resource::check_type(resource_type)?;
         resource::check_body(resource_type, &body, None)?;
         let resource_type = resource_type.to_owned();
+        let body = Prepared::new(body);
         self.run(move |tx| match if_none_exist {
             Some(criteria) => {
                 interactions::create_if_none_exist(tx, &resource_type, body, &criteria)
@@ -154,6 +155,7 @@ impl Engine {
         resource::check_id(id)?;
         resource::check_body(resource_type, &body, Some(id))?;
         let (resource_type, id) = (resource_type.to_owned(), id.to_owned());
+        let body = Prepared::new(body);
         self.run(move |tx| {
             interactions::update(
                 tx,
@@ -181,6 +183,7 @@ impl Engine {
         resource::check_type(resource_type)?;
         resource::check_body(resource_type, &body, None)?;
         let (resource_type, criteria) = (resource_type.to_owned(), criteria.to_owned());
+        let body = Prepared::new(body);
         self.run(move |tx| {
             interactions::conditional_update(tx, &resource_type, &criteria, body, if_match)
         })
@@ -276,15 +279,23 @@ impl Engine {
     /// # Errors
     /// The first resource that fails; then none of the batch is written.
     pub async fn upsert_batch(&self, resources: Vec<Value>) -> Result<usize, Error> {
+        // Index rows are computed here, on the caller's thread, not on the writer's.
+        let resources: Vec<Prepared> = resources.into_iter().map(Prepared::new).collect();
         self.run(move |tx| {
             let count = resources.len();
             for body in resources {
                 let resource_type = body
+                    .body
                     .get("resourceType")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                match body.get("id").and_then(Value::as_str).map(str::to_owned) {
+                match body
+                    .body
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                {
                     Some(id) => {
                         interactions::update(
                             tx,

@@ -76,7 +76,13 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
 
 /// `resolve()` during indexing knows only the type a reference names: enough for the
 /// `where(resolve() is Patient)` filters of the R4 expressions.
-struct TypeOnlyResolver;
+///
+/// Placeholders (`urn:uuid:…` fullUrls of a transaction) and conditional references
+/// (`Organization?identifier=…`) are typed too, so rows can be computed before a transaction
+/// assigns ids; [`rewrite_references`] then points them at the assigned ids.
+struct TypeOnlyResolver<'p> {
+    placeholders: Option<&'p HashMap<String, String>>,
+}
 
 static TYPE_STUBS: LazyLock<HashMap<&'static str, Json>> = LazyLock::new(|| {
     definitions()
@@ -85,10 +91,50 @@ static TYPE_STUBS: LazyLock<HashMap<&'static str, Json>> = LazyLock::new(|| {
         .collect()
 });
 
-impl ResourceResolver for TypeOnlyResolver {
+impl ResourceResolver for TypeOnlyResolver<'_> {
     fn resolve(&self, reference: &str) -> Option<&Json> {
+        if let Some(resource_type) = self.placeholders.and_then(|p| p.get(reference)) {
+            return TYPE_STUBS.get(resource_type.as_str());
+        }
+        if let Some((resource_type, _)) = reference.split_once('?') {
+            return TYPE_STUBS.get(resource_type);
+        }
         let (resource_type, _) = reference_type_id(reference)?;
         TYPE_STUBS.get(resource_type)
+    }
+}
+
+/// Computes the index rows of a resource in a transaction whose placeholders (`fullUrl` →
+/// resource type) are not yet resolved.
+pub fn index_resource_with_placeholders(
+    resource: &Json,
+    placeholders: &HashMap<String, String>,
+) -> IndexRows {
+    index_with(
+        resource,
+        &TypeOnlyResolver {
+            placeholders: Some(placeholders),
+        },
+    )
+}
+
+/// Points reference and uri rows that hold a placeholder or conditional reference at the
+/// resource it was resolved to (`resolved` maps the reference text to `Type/id`).
+pub fn rewrite_references(rows: &mut IndexRows, resolved: &HashMap<String, String>) {
+    for row in &mut rows.references {
+        let Some(target) = row.url.as_ref().and_then(|url| resolved.get(url)) else {
+            continue;
+        };
+        if let Some((resource_type, id)) = target.split_once('/') {
+            row.target_type = Some(resource_type.to_owned());
+            row.target_id = Some(id.to_owned());
+            row.url = None;
+        }
+    }
+    for row in &mut rows.uris {
+        if let Some(target) = resolved.get(&row.uri) {
+            row.uri = target.clone();
+        }
     }
 }
 
@@ -113,6 +159,10 @@ pub fn warm_up() -> usize {
 
 /// Computes the index rows of a resource.
 pub fn index_resource(resource: &Json) -> IndexRows {
+    index_with(resource, &TypeOnlyResolver { placeholders: None })
+}
+
+fn index_with(resource: &Json, resolver: &TypeOnlyResolver<'_>) -> IndexRows {
     let mut rows = IndexRows::default();
     let Some(resource_type) = resource.get("resourceType").and_then(Json::as_str) else {
         return rows;
@@ -120,8 +170,7 @@ pub fn index_resource(resource: &Json) -> IndexRows {
     let Some(params) = COMPILED.by_type.get(resource_type) else {
         return rows;
     };
-    let resolver = TypeOnlyResolver;
-    let environment = Environment::new().with_resolver(&resolver);
+    let environment = Environment::new().with_resolver(resolver);
     for param in params {
         let Ok(values) = param.path.evaluate(Some(resource), &environment) else {
             continue;
@@ -501,7 +550,13 @@ fn push_reference(code: &str, reference: &str, declared_type: Option<&str>, rows
     let version = reference
         .split_once("/_history/")
         .map(|(_, v)| v.to_owned());
-    let canonical = reference.split('|').next().unwrap_or(reference);
+    // `url|version` canonicals are matched by url; a conditional reference
+    // (`Type?identifier=system|value`) keeps its bar, since it is rewritten whole.
+    let canonical = if reference.contains('?') {
+        reference
+    } else {
+        reference.split('|').next().unwrap_or(reference)
+    };
     rows.references.push(ReferenceRow {
         param: code.to_owned(),
         target_type: local

@@ -43,4 +43,4 @@ pub enum Error {
 }
 
 mod indexer;
-pub use indexer::{index_resource, warm_up};
+pub use indexer::{index_resource, index_resource_with_placeholders, rewrite_references, warm_up};
