@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchWhat::Crud(args) => crud(args),
+        BenchWhat::Fhirpath(args) => crate::bench_fhirpath::run(args),
+        BenchWhat::Search(args) => crate::bench_search::run(args),
     }
 }
 

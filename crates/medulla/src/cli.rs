@@ -114,6 +114,11 @@ pub enum BenchWhat {
     /// Create/read/CRUD-mix throughput and latency over loopback HTTP against a spawned server,
     /// with the raw SQLite floor measured in the same run.
     Crud(CrudBenchArgs),
+    /// FHIRPath evaluations/s over the R4 search parameters on synthetic resources, with
+    /// `--peer` against fhirpath.js in the same run (rates and results compared).
+    Fhirpath(crate::bench_fhirpath::FhirpathBenchArgs),
+    /// Search latency (p50/p99) on a generated population at about 10% and 100% of its size.
+    Search(crate::bench_search::SearchBenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //! the library crates. No FHIR logic lives here.
 
 mod bench;
+mod bench_fhirpath;
+mod bench_search;
 mod cli;
 mod import;
 mod serve;

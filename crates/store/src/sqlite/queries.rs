@@ -1,9 +1,9 @@
 //! Read queries shared by the read pool and the writer's transaction.
 
-use super::search_sql;
+use super::search_sql::{self, Plan};
 use crate::{
-    Error, HistoryPage, HistoryQuery, HistoryScope, Include, Method, PageKey, SearchPage,
-    SearchQuery, SortValue, StoredResource, Timestamp,
+    Clause, Error, HistoryPage, HistoryQuery, HistoryScope, Include, Method, PageKey, Predicate,
+    SearchPage, SearchQuery, SortValue, StoredResource, Timestamp,
 };
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -115,11 +115,53 @@ pub(crate) fn history(conn: &Connection, query: &HistoryQuery) -> Result<History
     })
 }
 
+/// Index rows counted at most when estimating a clause's selectivity: enough to tell a
+/// selective clause from a broad one, cheap enough to run for every clause.
+const ESTIMATE_CAP: usize = 2000;
+
+/// Picks the clause that drives a search: the one matching the fewest index rows (counted up
+/// to [`ESTIMATE_CAP`]). A page without sort keys over broad clauses scans the type in storage
+/// order instead, probing each clause, so its cost follows the page size, not the match count.
+fn choose_plan(conn: &Connection, query: &SearchQuery) -> Result<Plan, Error> {
+    let mut best: Option<(usize, u64)> = None;
+    for (index, Clause(predicates)) in query.clauses.iter().enumerate() {
+        let mut estimate = 0_u64;
+        let mut known = !predicates.is_empty();
+        for predicate in predicates {
+            if let Predicate::Id(_) = predicate {
+                estimate += 1;
+                continue;
+            }
+            match search_sql::estimate_query(&query.resource_types, predicate, ESTIMATE_CAP) {
+                Some(sql) => {
+                    let count: i64 = conn
+                        .prepare_cached(&sql.text)?
+                        .query_row(rusqlite::params_from_iter(sql.params.iter()), |row| {
+                            row.get(0)
+                        })?;
+                    estimate += u64::try_from(count).unwrap_or(0);
+                }
+                None => known = false,
+            }
+        }
+        if known && best.is_none_or(|(_, lowest)| estimate < lowest) {
+            best = Some((index, estimate));
+        }
+    }
+    Ok(match best {
+        Some((index, estimate)) if !query.sort.is_empty() || estimate < ESTIMATE_CAP as u64 => {
+            Plan::Driver(index)
+        }
+        _ => Plan::Scan,
+    })
+}
+
 /// Runs a search page (and its count when asked).
 pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPage, Error> {
     const COLUMNS: &str =
         "r0.res_type, r0.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
-    let sql = search_sql::page_query(query, COLUMNS);
+    let plan = choose_plan(conn, query)?;
+    let sql = search_sql::page_query(query, COLUMNS, plan);
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let sort_count = query.sort.len();
     let mut rows = stmt
@@ -147,7 +189,7 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPag
         None
     };
     let total = if query.total {
-        let sql = search_sql::count_query(query);
+        let sql = search_sql::count_query(query, plan);
         let mut stmt = conn.prepare_cached(&sql.text)?;
         let count: i64 = stmt.query_row(rusqlite::params_from_iter(sql.params.iter()), |row| {
             row.get(0)
@@ -247,7 +289,8 @@ pub(crate) fn revinclude(
 pub(crate) fn explain(conn: &Connection, query: &SearchQuery) -> Result<Vec<String>, Error> {
     const COLUMNS: &str =
         "r0.res_type, r0.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
-    let sql = search_sql::page_query(query, COLUMNS);
+    let plan = choose_plan(conn, query)?;
+    let sql = search_sql::page_query(query, COLUMNS, plan);
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(sql.params.iter()), |row| {

@@ -40,27 +40,27 @@ CREATE TABLE IF NOT EXISTS idx_string (
     normalized TEXT NOT NULL, exact TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (res_type, param, normalized);
-CREATE INDEX IF NOT EXISTS idx_string_resource ON idx_string (res_key);
+CREATE INDEX IF NOT EXISTS idx_string_resource ON idx_string (res_key, param);
 
 CREATE TABLE IF NOT EXISTS idx_token (
     res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
     system TEXT, code TEXT, text TEXT
 );
-CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token (res_type, param, code, system);
-CREATE INDEX IF NOT EXISTS idx_token_resource ON idx_token (res_key);
+CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token (res_type, param, code, system, res_key);
+CREATE INDEX IF NOT EXISTS idx_token_resource ON idx_token (res_key, param);
 
 CREATE TABLE IF NOT EXISTS idx_date (
     res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
     low INTEGER NOT NULL, high INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_date_value ON idx_date (res_type, param, low, high);
-CREATE INDEX IF NOT EXISTS idx_date_resource ON idx_date (res_key);
+CREATE INDEX IF NOT EXISTS idx_date_resource ON idx_date (res_key, param);
 
 CREATE TABLE IF NOT EXISTS idx_number (
     res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, value REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_number_value ON idx_number (res_type, param, value);
-CREATE INDEX IF NOT EXISTS idx_number_resource ON idx_number (res_key);
+CREATE INDEX IF NOT EXISTS idx_number_resource ON idx_number (res_key, param);
 
 CREATE TABLE IF NOT EXISTS idx_quantity (
     res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS idx_quantity (
 );
 CREATE INDEX IF NOT EXISTS idx_quantity_canonical ON idx_quantity (res_type, param, canonical_code, canonical_value);
 CREATE INDEX IF NOT EXISTS idx_quantity_written ON idx_quantity (res_type, param, code, value);
-CREATE INDEX IF NOT EXISTS idx_quantity_resource ON idx_quantity (res_key);
+CREATE INDEX IF NOT EXISTS idx_quantity_resource ON idx_quantity (res_key, param);
 
 CREATE TABLE IF NOT EXISTS idx_reference (
     res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS idx_uri (
     res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, uri TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (res_type, param, uri);
-CREATE INDEX IF NOT EXISTS idx_uri_resource ON idx_uri (res_key);
+CREATE INDEX IF NOT EXISTS idx_uri_resource ON idx_uri (res_key, param);
 
 CREATE TABLE IF NOT EXISTS idx_composite (
     res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
@@ -91,7 +91,7 @@ CREATE TABLE IF NOT EXISTS idx_composite (
     v_low INTEGER, v_high INTEGER, v_text TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_composite_value ON idx_composite (res_type, param, code, system);
-CREATE INDEX IF NOT EXISTS idx_composite_resource ON idx_composite (res_key);
+CREATE INDEX IF NOT EXISTS idx_composite_resource ON idx_composite (res_key, param);
 
 -- Full text: rowid is the resource's res_key; nothing but the index is stored.
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(

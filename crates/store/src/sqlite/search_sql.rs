@@ -53,13 +53,48 @@ fn table(kind: IndexKind) -> &'static str {
     }
 }
 
-/// Opens `r{depth}.res_key IN (SELECT x.res_key FROM <table> x WHERE <type filter> AND x.param = ?`.
-/// The caller appends its conditions on `x` and closes with `)`.
-fn open_index(sql: &mut Sql, depth: usize, kind: IndexKind, types: &[String], param: &str) {
-    sql.push(&format!(
-        "r{depth}.res_key IN (SELECT x.res_key FROM {} x WHERE ",
-        table(kind)
-    ));
+/// How an index-table predicate is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// `r.res_key IN (SELECT x.res_key FROM t x WHERE …)`: the list is built once; right for
+    /// the most selective clause, which then drives the query.
+    In,
+    /// `EXISTS (SELECT 1 FROM t x WHERE x.res_key = r.res_key AND …)`: a probe per candidate
+    /// resource; right for every other clause, so their full match lists are never built.
+    Exists,
+    /// `(SELECT 1 FROM t x WHERE …)`: the matching rows, for estimating selectivity.
+    Estimate,
+}
+
+/// Opens an index-table predicate in `form`. The caller appends its conditions on `x` and
+/// closes with `)`.
+fn open_index(
+    sql: &mut Sql,
+    depth: usize,
+    kind: IndexKind,
+    types: &[String],
+    param: &str,
+    form: Form,
+) {
+    match form {
+        Form::In => {
+            sql.push(&format!(
+                "r{depth}.res_key IN (SELECT x.res_key FROM {} x WHERE ",
+                table(kind)
+            ));
+        }
+        Form::Exists => {
+            sql.push(&format!(
+                "EXISTS (SELECT 1 FROM {} x WHERE x.res_key = r{depth}.res_key AND ",
+                table(kind)
+            ));
+            sql.push("x.param = ").bind(param.to_owned());
+            return;
+        }
+        Form::Estimate => {
+            sql.push(&format!("(SELECT 1 FROM {} x WHERE ", table(kind)));
+        }
+    }
     match types {
         [] => {}
         [only] => {
@@ -230,17 +265,27 @@ fn prefix_end(prefix: &str) -> String {
     end
 }
 
-/// Quotes words for an FTS5 query: every word must occur, as a prefix.
-fn fts_query(column: &str, words: &[String]) -> String {
+/// Quotes words for an FTS5 query: every word must occur, as a prefix. Words are cut at the
+/// characters the `unicode61` tokenizer does not index (punctuation, NUL, …), as the indexed
+/// text was, so no input can make the query malformed. `None` when no indexable word is left.
+fn fts_query(column: &str, words: &[String]) -> Option<String> {
     let terms: Vec<String> = words
         .iter()
-        .map(|word| format!("\"{}\"*", word.replace('"', "\"\"")))
+        .flat_map(|word| word.split(|c: char| !c.is_alphanumeric()))
+        .filter(|term| !term.is_empty())
+        .map(|term| format!("\"{term}\"*"))
         .collect();
-    format!("{column} : ({})", terms.join(" AND "))
+    (!terms.is_empty()).then(|| format!("{column} : ({})", terms.join(" AND ")))
 }
 
 /// Appends one predicate about `r{depth}`, where `types` are the searched resource types.
-fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Predicate) {
+fn push_predicate(
+    sql: &mut Sql,
+    depth: usize,
+    types: &[String],
+    predicate: &Predicate,
+    form: Form,
+) {
     let r = format!("r{depth}");
     match predicate {
         Predicate::Id(id) => {
@@ -262,7 +307,7 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             );
         }
         Predicate::String { param, value, mode } => {
-            open_index(sql, depth, IndexKind::String, types, param);
+            open_index(sql, depth, IndexKind::String, types, param, form);
             match mode {
                 StringMatch::Prefix => {
                     sql.push(" AND x.normalized >= ")
@@ -286,13 +331,13 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             system,
             code,
         } => {
-            open_index(sql, depth, IndexKind::Token, types, param);
+            open_index(sql, depth, IndexKind::Token, types, param, form);
             sql.push(" AND ");
             push_token_match(sql, "x.system", "x.code", system, code.as_ref());
             sql.push(")");
         }
         Predicate::TokenText { param, text } => {
-            open_index(sql, depth, IndexKind::Token, types, param);
+            open_index(sql, depth, IndexKind::Token, types, param, form);
             sql.push(" AND x.text >= ")
                 .bind(text.clone())
                 .push(" AND x.text < ")
@@ -305,7 +350,7 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             low,
             high,
         } => {
-            open_index(sql, depth, IndexKind::Date, types, param);
+            open_index(sql, depth, IndexKind::Date, types, param, form);
             sql.push(" AND ");
             push_range_prefix(
                 sql,
@@ -324,7 +369,7 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             low,
             high,
         } => {
-            open_index(sql, depth, IndexKind::Number, types, param);
+            open_index(sql, depth, IndexKind::Number, types, param, form);
             sql.push(" AND ");
             push_point_prefix(sql, "x.value", *prefix, *value, *low, *high);
             sql.push(")");
@@ -337,7 +382,7 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             high,
             unit,
         } => {
-            open_index(sql, depth, IndexKind::Quantity, types, param);
+            open_index(sql, depth, IndexKind::Quantity, types, param, form);
             sql.push(" AND ");
             push_quantity_match(
                 sql,
@@ -363,7 +408,7 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             target_version,
             url,
         } => {
-            open_index(sql, depth, IndexKind::Reference, types, param);
+            open_index(sql, depth, IndexKind::Reference, types, param, form);
             if let Some(id) = target_id {
                 sql.push(" AND x.target_id = ").bind(id.clone());
             }
@@ -379,7 +424,7 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             sql.push(")");
         }
         Predicate::Uri { param, value, mode } => {
-            open_index(sql, depth, IndexKind::Uri, types, param);
+            open_index(sql, depth, IndexKind::Uri, types, param, form);
             match mode {
                 UriMatch::Exact => {
                     sql.push(" AND x.uri = ").bind(value.clone());
@@ -404,7 +449,7 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             code,
             value,
         } => {
-            open_index(sql, depth, IndexKind::Composite, types, param);
+            open_index(sql, depth, IndexKind::Composite, types, param, form);
             sql.push(" AND ");
             push_token_match(sql, "x.system", "x.code", system, code.as_ref());
             sql.push(" AND ");
@@ -462,19 +507,19 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             if *missing {
                 sql.push("NOT ");
             }
-            open_index(sql, depth, *kind, types, param);
+            open_index(sql, depth, *kind, types, param, form);
             sql.push(")");
         }
         Predicate::Not(inner) => {
             sql.push("NOT (");
-            push_predicate(sql, depth, types, inner);
+            push_predicate(sql, depth, types, inner, Form::In);
             sql.push(")");
         }
         Predicate::Chain { param, query } => {
             let inner = depth + 1;
-            open_index(sql, depth, IndexKind::Reference, types, param);
+            open_index(sql, depth, IndexKind::Reference, types, param, form);
             sql.push(&format!(" AND (x.target_type, x.target_id) IN (SELECT r{inner}.res_type, r{inner}.res_id FROM resources r{inner} WHERE "));
-            push_where(sql, inner, query);
+            push_where(sql, inner, query, Plan::AllIn);
             sql.push("))");
         }
         Predicate::Has { param, query } => {
@@ -489,16 +534,23 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
             sql.push(&format!(
                 " AND h.res_key IN (SELECT r{inner}.res_key FROM resources r{inner} WHERE "
             ));
-            push_where(sql, inner, query);
+            push_where(sql, inner, query, Plan::AllIn);
             sql.push("))");
         }
         Predicate::FullText { content, words } => {
             let column = if *content { "content" } else { "text" };
-            sql.push(&format!(
-                "{r}.res_key IN (SELECT rowid FROM fts WHERE fts MATCH "
-            ))
-            .bind(fts_query(column, words))
-            .push(")");
+            match fts_query(column, words) {
+                Some(query) => {
+                    sql.push(&format!(
+                        "{r}.res_key IN (SELECT rowid FROM fts WHERE fts MATCH "
+                    ))
+                    .bind(query)
+                    .push(")");
+                }
+                None => {
+                    sql.push("0");
+                }
+            }
         }
         Predicate::InList(list_id) => {
             sql.push(&format!(
@@ -511,8 +563,19 @@ fn push_predicate(sql: &mut Sql, depth: usize, types: &[String], predicate: &Pre
     }
 }
 
+/// Which clause of a query drives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Every clause as an `IN` list (inner queries of chains and `_has`, which are selective).
+    AllIn,
+    /// This clause as an `IN` list, the others as probes.
+    Driver(usize),
+    /// No clause is selective: scan the type in storage order, probing every clause.
+    Scan,
+}
+
 /// Appends the conditions of `query` about `r{depth}` (types, not deleted, clauses).
-pub(crate) fn push_where(sql: &mut Sql, depth: usize, query: &SearchQuery) {
+pub(crate) fn push_where(sql: &mut Sql, depth: usize, query: &SearchQuery, plan: Plan) {
     let r = format!("r{depth}");
     sql.push(&format!("{r}.deleted = 0"));
     match query.resource_types.as_slice() {
@@ -527,19 +590,56 @@ pub(crate) fn push_where(sql: &mut Sql, depth: usize, query: &SearchQuery) {
                 .push(")");
         }
     }
-    for Clause(predicates) in &query.clauses {
+    for (index, Clause(predicates)) in query.clauses.iter().enumerate() {
+        let form = match plan {
+            Plan::AllIn => Form::In,
+            Plan::Driver(driver) if driver == index => Form::In,
+            _ => Form::Exists,
+        };
         sql.push(" AND (");
         for (n, predicate) in predicates.iter().enumerate() {
             if n > 0 {
                 sql.push(" OR ");
             }
-            push_predicate(sql, depth, &query.resource_types, predicate);
+            push_predicate(sql, depth, &query.resource_types, predicate, form);
         }
         if predicates.is_empty() {
             sql.push("0");
         }
         sql.push(")");
     }
+}
+
+/// Whether a predicate is an index lookup whose matches an index range finds directly, so
+/// that counting them costs no more than the count: those can be estimated and drive a query.
+/// Open ranges (`date=ge2020`), substrings and `:above` would scan, so they only filter.
+fn is_index_predicate(predicate: &Predicate) -> bool {
+    match predicate {
+        Predicate::Token { code, .. } => code.is_some(),
+        Predicate::String { mode, .. } => *mode != StringMatch::Contains,
+        Predicate::Date { prefix, .. } => *prefix == Prefix::Eq,
+        Predicate::Number { prefix, .. } | Predicate::Quantity { prefix, .. } => {
+            *prefix == Prefix::Eq
+        }
+        Predicate::Reference { .. } | Predicate::Composite { .. } => true,
+        Predicate::Uri { mode, .. } => *mode != UriMatch::Above,
+        _ => false,
+    }
+}
+
+/// A query counting (up to `cap`) the index rows one predicate matches; `None` for
+/// predicates that are not index lookups.
+pub(crate) fn estimate_query(types: &[String], predicate: &Predicate, cap: usize) -> Option<Sql> {
+    if !is_index_predicate(predicate) {
+        return None;
+    }
+    let mut sql = Sql::default();
+    sql.push("SELECT count(*) FROM (SELECT * FROM ");
+    push_predicate(&mut sql, 0, types, predicate, Form::Estimate);
+    sql.push(" LIMIT ")
+        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+        .push(")");
+    Some(sql)
 }
 
 /// The SQL expression for a sort key of `r0`, as (expression, bound values).
@@ -621,7 +721,7 @@ fn push_after(sql: &mut Sql, expressions: &[Sql], keys: &[SortKey], after: &Page
 }
 
 /// The page query: selects the version columns, the storage key and each sort value.
-pub(crate) fn page_query(query: &SearchQuery, columns: &str) -> Sql {
+pub(crate) fn page_query(query: &SearchQuery, columns: &str, plan: Plan) -> Sql {
     let expressions: Vec<Sql> = query.sort.iter().map(sort_expression).collect();
     let mut sql = Sql::default();
     sql.push(&format!("SELECT {columns}, r0.res_key"));
@@ -630,7 +730,7 @@ pub(crate) fn page_query(query: &SearchQuery, columns: &str) -> Sql {
         append(&mut sql, expression);
     }
     sql.push(" FROM resources r0 JOIN versions v ON v.seq = r0.version_seq WHERE ");
-    push_where(&mut sql, 0, query);
+    push_where(&mut sql, 0, query, plan);
     if let Some(after) = &query.after {
         sql.push(" AND ");
         push_after(&mut sql, &expressions, &query.sort, after, 0);
@@ -653,9 +753,9 @@ pub(crate) fn page_query(query: &SearchQuery, columns: &str) -> Sql {
 }
 
 /// The count query of a search.
-pub(crate) fn count_query(query: &SearchQuery) -> Sql {
+pub(crate) fn count_query(query: &SearchQuery, plan: Plan) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT count(*) FROM resources r0 WHERE ");
-    push_where(&mut sql, 0, query);
+    push_where(&mut sql, 0, query, plan);
     sql
 }
