@@ -27,6 +27,7 @@
 //! ```
 
 mod bundle;
+mod compartment;
 mod error;
 mod interactions;
 mod outcome;

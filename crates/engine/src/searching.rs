@@ -8,10 +8,12 @@ use medulla_search::{SearchOptions, SearchRequest, cursor, parse_search};
 use medulla_store::StoredResource;
 use std::collections::HashSet;
 
-/// Most rounds of `:iterate` includes, so that cycles end.
-const MAX_INCLUDE_ROUNDS: usize = 4;
 /// Most included resources per page.
 const MAX_INCLUDED: usize = 5000;
+/// Most rounds of `:iterate` includes. Cycles end anyway (a round continues only from resources
+/// not seen before, and at most [`MAX_INCLUDED`] are taken), so this only has to let the longest
+/// possible chain finish: a small cap would silently cut off long `Patient:link` chains.
+const MAX_INCLUDE_ROUNDS: usize = MAX_INCLUDED + 1;
 
 impl From<medulla_search::Error> for Error {
     fn from(error: medulla_search::Error) -> Self {
@@ -62,8 +64,22 @@ impl Engine {
         params: &[(String, String)],
         handling: Handling,
     ) -> Result<Vec<u8>, Error> {
+        self.search_bundle_within(types, path, params, handling, None)
+    }
+
+    /// [`Engine::search_bundle`] with one more condition that the request cannot express
+    /// (compartment membership).
+    pub(crate) fn search_bundle_within(
+        &self,
+        types: &[String],
+        path: &str,
+        params: &[(String, String)],
+        handling: Handling,
+        within: Option<medulla_store::Clause>,
+    ) -> Result<Vec<u8>, Error> {
         let shape = Shape::from_params(params)?;
         let mut request = self.parse_search(types, params, handling)?;
+        request.query.clauses.extend(within);
         if shape == Shape::Count {
             request.query.count = 0;
             request.query.total = true;

@@ -579,3 +579,36 @@ pub(crate) async fn instance_delete(
     }
     Ok(response)
 }
+
+/// `GET /Patient/1/Observation`, `/Patient/1/*` and `/Patient/1/$everything`.
+pub(crate) async fn compartment_search(
+    State(state): State<AppState>,
+    Path((compartment, id, target)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let params = params_of(&uri);
+    let negotiated = negotiate::negotiate(&headers, &params)?;
+    let engine = state.engine.clone();
+    let handling = negotiated.handling;
+    let path = uri
+        .path()
+        .trim_start_matches("/fhir/")
+        .trim_start_matches('/')
+        .to_owned();
+    let body = blocking(move || {
+        if target == "$everything" {
+            if compartment != "Patient" {
+                return Err(medulla_engine::Error::invalid(
+                    None,
+                    "$everything is defined for Patient only",
+                ));
+            }
+            engine.everything_bundle(&id, &path, &params)
+        } else {
+            engine.compartment_bundle(&compartment, &id, &target, &path, &params, handling)
+        }
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, body, &negotiated))
+}

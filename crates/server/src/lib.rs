@@ -90,6 +90,7 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
                 .patch(instance_patch),
         )
         .route("/{resource_type}/{id}/_history", get(instance_history))
+        .route("/{resource_type}/{id}/{target}", get(compartment_search))
         .route(
             "/{resource_type}/{id}/_history/{version}",
             get(instance_vread),
