@@ -395,13 +395,12 @@ impl Engine {
         // Index rows are computed here, before the write job, so the writer does not run
         // FHIRPath; placeholder references are typed through `placeholders`.
         for entry in parsed.iter_mut().flatten() {
-            if matches!(entry.verb, Verb::Post | Verb::Put) {
-                if let Some(resource) = &entry.resource {
-                    entry.rows = Some(medulla_search::index_resource_with_placeholders(
-                        resource,
-                        &placeholders,
-                    ));
-                }
+            if let (Verb::Post | Verb::Put, Some(resource)) = (entry.verb, &entry.resource) {
+                entry.rows = Some(if self.options.indexing {
+                    medulla_search::index_resource_with_placeholders(resource, &placeholders)
+                } else {
+                    IndexRows::default()
+                });
             }
         }
         match kind {

@@ -61,13 +61,13 @@ impl Engine {
             ));
         }
         resource::check_id(id)?;
-        self.read("Patient", id)?;
         let candidates: Vec<String> = if target == "*" {
             definitions().resource_types().map(str::to_owned).collect()
         } else {
             resource::check_type(target)?;
             vec![target.to_owned()]
         };
+        self.read("Patient", id)?;
         let members = Self::compartment_members(&candidates);
         if members.is_empty() {
             return Err(Error::invalid(

@@ -63,6 +63,9 @@ pub struct EngineOptions {
     /// Secret that signs search paging cursors (keep it stable across restarts so that
     /// paging links stay valid).
     pub cursor_key: Vec<u8>,
+    /// Compute search-index rows on writes (always, except to measure write amplification:
+    /// resources written without rows are invisible to search).
+    pub indexing: bool,
 }
 
 impl Default for EngineOptions {
@@ -72,6 +75,7 @@ impl Default for EngineOptions {
             allow_multiple_delete: false,
             max_conditional_delete: 1000,
             cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
+            indexing: true,
         }
     }
 }
@@ -281,7 +285,20 @@ impl Engine {
     /// The first resource that fails; then none of the batch is written.
     pub async fn upsert_batch(&self, resources: Vec<Value>) -> Result<usize, Error> {
         // Index rows are computed here, on the caller's thread, not on the writer's.
-        let resources: Vec<Prepared> = resources.into_iter().map(Prepared::new).collect();
+        let indexing = self.options.indexing;
+        let resources: Vec<Prepared> = resources
+            .into_iter()
+            .map(|body| {
+                if indexing {
+                    Prepared::new(body)
+                } else {
+                    Prepared {
+                        body,
+                        rows: Default::default(),
+                    }
+                }
+            })
+            .collect();
         self.run(move |tx| {
             let count = resources.len();
             for body in resources {

@@ -1,9 +1,11 @@
 //! Syntax tree to evaluation plan: resolves function names to [`Function`], checks arities
 //! and type names, and precomputes literals. Errors here are [`Error::Semantic`].
 
+use medulla_model::{TypeDef, definitions};
 use rust_decimal::Decimal;
 
 use crate::error::{Error, Result};
+use crate::eval::navigation::{ChildType, Step, StepHint};
 use crate::syntax::ast::{
     BinaryOperator, Expression, ExpressionKind, Literal, Span, TypeSpecifier,
 };
@@ -140,14 +142,8 @@ pub(crate) enum Plan {
     /// A literal (`{}` is an empty `Literals`).
     Literal(LiteralValue),
     Empty,
-    /// A path step on the input; `at_start` when it begins a path, where a type name such as
-    /// `Patient` selects the input itself.
-    Member {
-        name: String,
-        underscore_name: String,
-        at_start: bool,
-        position: usize,
-    },
+    /// A path step on the input.
+    Member(MemberPlan),
     /// Evaluates `target`, then `member` with that result as input.
     Invoke {
         target: Box<Plan>,
@@ -165,6 +161,9 @@ pub(crate) enum Plan {
         index: Box<Plan>,
     },
     Negate(Box<Plan>),
+    /// `a | b | c`: the branches of a chain of `|`, evaluated in order on the same input, their
+    /// items merged without duplicates.
+    Union(Vec<UnionBranch>),
     Binary {
         operator: BinaryOperator,
         left: Box<Plan>,
@@ -179,6 +178,86 @@ pub(crate) enum Plan {
     Index,
     Total,
     Variable(String),
+}
+
+impl Plan {
+    /// See [`UnionBranch::root_type`].
+    fn root_type(&self) -> Option<&'static TypeDef> {
+        match self {
+            Plan::Member(member) if member.at_start => member.type_name.filter(|type_def| {
+                type_def.kind == medulla_model::TypeKind::Resource && !type_def.is_abstract
+            }),
+            Plan::Invoke { target, member } if member.is_empty_on_empty() => target.root_type(),
+            // `is` and `as` of nothing are nothing.
+            Plan::TypeOperation { operand, .. } => operand.root_type(),
+            _ => None,
+        }
+    }
+
+    /// Whether this plan, given an empty input, yields an empty result whatever its `$this`
+    /// and variables, without failing: path steps, and functions that filter or map their
+    /// input item by item and have no argument evaluated once (`skip(n)` is not one: its `n`
+    /// may fail).
+    pub(crate) fn is_empty_on_empty(&self) -> bool {
+        use Function as F;
+        match self {
+            Plan::Member(_) => true,
+            Plan::Invoke { target, member } => {
+                target.is_empty_on_empty() && member.is_empty_on_empty()
+            }
+            Plan::Function { function, .. } => matches!(
+                function,
+                F::Where
+                    | F::Select
+                    | F::OfType
+                    | F::As
+                    | F::First
+                    | F::Last
+                    | F::Tail
+                    | F::Single
+                    | F::Distinct
+                    | F::Resolve
+                    | F::Children
+                    | F::Descendants
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// One operand of a [`Plan::Union`].
+#[derive(Debug, Clone)]
+pub(crate) struct UnionBranch {
+    pub(crate) plan: Plan,
+    /// The concrete resource type the branch starts with (`Observation` in
+    /// `Observation.subject.where(resolve() is Patient)`) when nothing else in the branch can
+    /// make something of an empty start: on input of other types the branch is empty (outside
+    /// strict mode), so it need not be evaluated.
+    pub(crate) root_type: Option<&'static TypeDef>,
+}
+
+impl UnionBranch {
+    fn new(plan: Plan) -> UnionBranch {
+        let root_type = plan.root_type();
+        UnionBranch { plan, root_type }
+    }
+}
+
+/// A path step: an element name, or at the start of a path possibly a type name.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberPlan {
+    pub(crate) name: String,
+    /// `_name`, where a primitive's id and extensions are.
+    pub(crate) underscore_name: String,
+    /// Whether the step begins a path, where a type name such as `Patient` selects the input
+    /// itself when it is of that type.
+    pub(crate) at_start: bool,
+    pub(crate) position: usize,
+    /// At the start of a path, the FHIR type `name` names, if it names one.
+    pub(crate) type_name: Option<&'static TypeDef>,
+    /// The step worked out for the input type the expression implies here (`subject` after
+    /// `Observation.`); used when the input node is of that type, ignored otherwise.
+    pub(crate) hint: Option<StepHint>,
 }
 
 /// Literal values, precomputed.
@@ -205,7 +284,115 @@ fn semantic(span: Span, message: impl Into<String>) -> Error {
 /// without input: ordered functions after `children()`/`descendants()`, and `iif` with a
 /// string literal as its criterion.
 pub(crate) fn compile(expression: &Expression, strict: bool) -> Result<Plan> {
-    Compiler { strict }.plan(expression, true)
+    let mut plan = Compiler { strict }.plan(expression, true)?;
+    infer(&mut plan, None);
+    Ok(plan)
+}
+
+/// Works out, where the expression implies it, the FHIR type each path step will see
+/// (`Observation.subject`: an Observation, then `subject` of Observation is a Reference) and
+/// stores the step's meaning for that type in [`MemberPlan::hint`], so that evaluation does not
+/// look the name up in the model again. Returns the type `plan` yields, if one is implied.
+///
+/// The inferred types are guesses, never trusted: a hint is used only when the node at hand is
+/// of the very type it was made for, so a wrong guess costs a model lookup, not a wrong result.
+fn infer(plan: &mut Plan, input: Option<&'static TypeDef>) -> Option<&'static TypeDef> {
+    match plan {
+        Plan::Member(member) => {
+            if member.type_name.is_some() {
+                return member.type_name;
+            }
+            let input = input?;
+            let step = Step::resolve(input, &member.name);
+            member.hint = Some(StepHint { input, step });
+            match step {
+                Step::Property {
+                    child: ChildType::Fixed(type_def),
+                    ..
+                } => type_def,
+                _ => None,
+            }
+        }
+        Plan::Invoke { target, member } => {
+            let target = infer(target, input);
+            infer(member, target)
+        }
+        Plan::Function {
+            function,
+            arguments,
+            type_argument,
+            ..
+        } => {
+            use Function as F;
+            // Criteria and projections are evaluated on each input item; other arguments on
+            // `$this` of the enclosing scope, whose type is not tracked here.
+            let per_item = matches!(
+                function,
+                F::Where | F::Select | F::Exists | F::All | F::Repeat | F::RepeatAll
+            );
+            let mut projected = None;
+            for argument in arguments.iter_mut() {
+                projected = infer(argument, if per_item { input } else { None });
+            }
+            match function {
+                F::Where
+                | F::First
+                | F::Last
+                | F::Tail
+                | F::Skip
+                | F::Take
+                | F::Single
+                | F::Distinct
+                | F::Trace => input,
+                F::Select => projected,
+                F::As | F::OfType => type_argument.as_ref().and_then(TypeRef::fhir_type),
+                F::Extension => definitions().type_def("Extension"),
+                _ => None,
+            }
+        }
+        Plan::Indexer { target, index } => {
+            infer(index, None);
+            infer(target, input)
+        }
+        Plan::Negate(operand) => {
+            infer(operand, input);
+            None
+        }
+        Plan::Union(branches) => {
+            let mut common = None;
+            for (index, branch) in branches.iter_mut().enumerate() {
+                let output = infer(&mut branch.plan, input);
+                common = match (index, common, output) {
+                    (0, _, output) => output,
+                    (_, Some(common), Some(output)) if std::ptr::eq(common, output) => Some(common),
+                    _ => None,
+                };
+            }
+            common
+        }
+        Plan::Binary { left, right, .. } => {
+            let left = infer(left, input);
+            let right = infer(right, input);
+            match (left, right) {
+                (Some(left), Some(right)) if std::ptr::eq(left, right) => Some(left),
+                _ => None,
+            }
+        }
+        Plan::TypeOperation {
+            is_cast,
+            operand,
+            type_ref,
+        } => {
+            infer(operand, input);
+            if *is_cast { type_ref.fhir_type() } else { None }
+        }
+        Plan::Literal(_)
+        | Plan::Empty
+        | Plan::This
+        | Plan::Index
+        | Plan::Total
+        | Plan::Variable(_) => None,
+    }
 }
 
 struct Compiler {
@@ -278,12 +465,18 @@ impl Compiler {
         let span = expression.span;
         Ok(match &expression.kind {
             ExpressionKind::Literal(value) => literal(value, span)?,
-            ExpressionKind::Identifier(name) => Plan::Member {
+            ExpressionKind::Identifier(name) => Plan::Member(MemberPlan {
                 name: name.clone(),
                 underscore_name: format!("_{name}"),
                 at_start,
                 position: span.start,
-            },
+                type_name: if at_start && name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    definitions().type_def(name)
+                } else {
+                    None
+                },
+                hint: None,
+            }),
             ExpressionKind::Function { name, arguments } => self.function(name, arguments, span)?,
             ExpressionKind::Invocation { target, member } => {
                 let target = self.plan(target, at_start)?;
@@ -327,6 +520,20 @@ impl Compiler {
                 } else {
                     operand
                 }
+            }
+            ExpressionKind::Binary {
+                operator: BinaryOperator::Union,
+                left,
+                right,
+            } => {
+                let mut branches = Vec::new();
+                for side in [left, right] {
+                    match self.plan(side, true)? {
+                        Plan::Union(more) => branches.extend(more),
+                        plan => branches.push(UnionBranch::new(plan)),
+                    }
+                }
+                Plan::Union(branches)
             }
             ExpressionKind::Binary {
                 operator,
@@ -432,7 +639,8 @@ fn check_member_of_cast(target: &Plan, member: &Plan) -> Result<()> {
         },
         _ => None,
     };
-    let (Some(type_def), Plan::Member { name, position, .. }) = (cast_type, member) else {
+    let (Some(type_def), Plan::Member(MemberPlan { name, position, .. })) = (cast_type, member)
+    else {
         return Ok(());
     };
     if type_def.kind == medulla_model::TypeKind::Primitive

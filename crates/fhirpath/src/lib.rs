@@ -42,7 +42,7 @@ pub mod syntax;
 mod types;
 mod value;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 
 use serde_json::Value as Json;
 
@@ -159,7 +159,7 @@ impl FhirPath {
             resource: environment.resource.or(root),
             root_resource: environment.root_resource.or(environment.resource).or(root),
             strict: self.strict,
-            now: environment.now.unwrap_or_else(eval::now_temporal),
+            now: environment.now.map(OnceCell::from).unwrap_or_default(),
             regexes: RefCell::new(Default::default()),
         };
         evaluator.evaluate(&self.plan)

@@ -140,6 +140,7 @@ pub fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
             paths: stage,
             batch: 500,
             quiet: true,
+            no_index: false,
         })?;
         let import_seconds = import_started.elapsed().as_secs_f64();
         measure(&data_dir, &args, import_seconds)?;

@@ -85,6 +85,10 @@ pub struct ImportArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Write without search-index rows (only to measure write amplification: such resources
+    /// cannot be found by search).
+    #[arg(long, hide = true)]
+    pub no_index: bool,
 }
 
 #[derive(Debug, Args)]

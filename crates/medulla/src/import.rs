@@ -71,7 +71,13 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let store = medulla_store::SqliteStore::open(&args.data.data, Default::default())
         .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
     let store = Arc::new(store);
-    let engine = Engine::new(store.clone(), Default::default());
+    let engine = Engine::new(
+        store.clone(),
+        medulla_engine::EngineOptions {
+            indexing: !args.no_index,
+            ..Default::default()
+        },
+    );
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {

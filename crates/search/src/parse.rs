@@ -80,11 +80,16 @@ fn split_escaped(value: &str, separator: char) -> Vec<String> {
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
-            if let (Some(next), Some(last)) = (chars.next(), parts.last_mut()) {
-                if next != separator {
-                    last.push('\\');
+            if let Some(last) = parts.last_mut() {
+                match chars.next() {
+                    Some(next) if next == separator => last.push(next),
+                    Some(next) => {
+                        last.push('\\');
+                        last.push(next);
+                    }
+                    // A trailing backslash escapes nothing: it is a literal backslash.
+                    None => last.push('\\'),
                 }
-                last.push(next);
             }
         } else if c == separator {
             parts.push(String::new());
@@ -95,14 +100,19 @@ fn split_escaped(value: &str, separator: char) -> Vec<String> {
     parts
 }
 
-/// Unescapes `\|`, `\$`, `\,` and `\\` in one value part.
+/// Unescapes `\|`, `\$`, `\,` and `\\` in one value part. Any other backslash is a literal
+/// character (FHIR defines no other escapes), so `a\x` stays `a\x`.
 fn unescape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
+    let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
+            match chars.peek() {
+                Some(&next @ ('\\' | '|' | '$' | ',')) => {
+                    out.push(next);
+                    chars.next();
+                }
+                _ => out.push(c),
             }
         } else {
             out.push(c);
@@ -655,8 +665,10 @@ impl Context<'_> {
                 return Ok(Some(Clause(predicates)));
             }
             "_text" | "_content" => {
+                // Words as the full-text index cuts them: runs of letters and digits.
                 let words: Vec<String> = text::normalize(value)
-                    .split_whitespace()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|word| !word.is_empty())
                     .map(str::to_owned)
                     .collect();
                 if words.is_empty() {
@@ -1018,4 +1030,122 @@ pub fn parse_search(
         ignored,
         fingerprint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(resource_type: &str, params: &[(&str, &str)]) -> Result<SearchRequest, Error> {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let options = SearchOptions {
+            base_url: "http://h/fhir",
+            handling: Handling::Strict,
+            cursor_key: b"k",
+        };
+        parse_search(&[resource_type.to_owned()], &params, &options)
+    }
+
+    fn predicates(resource_type: &str, name: &str, value: &str) -> Vec<Predicate> {
+        let request = parse(resource_type, &[(name, value)]).unwrap();
+        request
+            .query
+            .clauses
+            .into_iter()
+            .flat_map(|Clause(predicates)| predicates)
+            .collect()
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(split_or(r"a\,b,c"), vec!["a,b", "c"]);
+        assert_eq!(split_or(r"a\\,b"), vec![r"a\\", "b"]);
+        assert_eq!(unescape(r"a\\"), r"a\");
+        assert_eq!(unescape(r"a\|b\$c\,d"), "a|b$c,d");
+        // Only FHIR's four escapes are escapes; any other backslash is literal.
+        assert_eq!(unescape(r"a\xb"), r"a\xb");
+        assert_eq!(unescape(r"a\"), r"a\");
+        assert_eq!(split_or(r"a\"), vec![r"a\"]);
+        assert_eq!(
+            split_bar(r"urn:a\|b|c\|d"),
+            (Some("urn:a|b".to_owned()), "c|d".to_owned())
+        );
+        assert_eq!(
+            predicates("Patient", "family:exact", r"O\Brien\,Jr"),
+            vec![Predicate::String {
+                param: "family".into(),
+                value: r"O\Brien,Jr".into(),
+                mode: StringMatch::Exact,
+            }]
+        );
+    }
+
+    #[test]
+    fn numbers_carry_their_precision() {
+        let range = |text: &str| number_range("n", text).unwrap();
+        assert_eq!(range("100"), (100.0, 99.5, 100.5));
+        assert_eq!(range("0.3"), (0.3, 0.25, 0.35));
+        assert_eq!(range("1e2"), (100.0, 50.0, 150.0));
+        assert_eq!(range("1.00e2"), (100.0, 99.5, 100.5));
+        assert!(number_range("n", "NaN").is_err());
+        assert!(number_range("n", "inf").is_err());
+        assert!(number_range("n", "1e999").is_err());
+    }
+
+    #[test]
+    fn full_text_words_are_what_the_index_holds() {
+        assert_eq!(
+            predicates("Patient", "_content", "O'Brien\0zoë  x"),
+            vec![Predicate::FullText {
+                content: true,
+                words: vec!["o".into(), "brien".into(), "zoe".into(), "x".into()],
+            }]
+        );
+        assert!(parse("Patient", &[("_text", "'\"*")]).is_err());
+    }
+
+    #[test]
+    fn references_under_the_base_are_local() {
+        let local = Predicate::Reference {
+            param: "subject".into(),
+            target_type: Some("Patient".into()),
+            target_id: Some("1".into()),
+            target_version: None,
+            url: None,
+        };
+        assert_eq!(
+            predicates("Observation", "subject", "http://h/fhir/Patient/1"),
+            vec![local.clone()]
+        );
+        assert_eq!(
+            predicates("Observation", "subject", "Patient/1"),
+            vec![local.clone()]
+        );
+        assert_eq!(
+            predicates("Observation", "subject:Patient", "1"),
+            vec![local]
+        );
+        assert_eq!(
+            predicates("Observation", "subject", "http://other/fhir/Patient/1"),
+            vec![Predicate::Reference {
+                param: "subject".into(),
+                target_type: None,
+                target_id: None,
+                target_version: None,
+                url: Some("http://other/fhir/Patient/1".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn strict_handling_names_unknown_parameters() {
+        let Err(Error::Invalid { param, message }) = parse("Patient", &[("colour", "x")]) else {
+            panic!("strict handling accepted an unknown parameter");
+        };
+        assert_eq!(param, "colour");
+        assert!(message.contains("colour"), "{message}");
+    }
 }

@@ -186,7 +186,7 @@ fn hostile_ids_and_paths() {
         201
     );
 
-    server.get("Patient/a/b").assert_outcome(404, "Patient/a/b");
+    server.get("Patient/a/b").assert_outcome(404, "\"b\"");
     server.get("Unicorn/1").assert_outcome(404, "Unicorn");
     server
         .post("Unicorn", &json!({"resourceType": "Unicorn"}))

@@ -89,6 +89,9 @@ pub(crate) fn union<'a>(left: Collection<'a>, right: Collection<'a>) -> Result<C
     }
     let mut all = left;
     all.extend(right);
+    if all.len() <= 1 {
+        return Ok(all);
+    }
     Ok(distinct(&all))
 }
 

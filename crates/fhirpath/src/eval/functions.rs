@@ -379,15 +379,15 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 }
                 Ok(input.to_vec())
             }
-            F::Now => Ok(one(Value::DateTime(self.now))),
+            F::Now => Ok(one(Value::DateTime(self.now()))),
             F::Today => {
-                let mut today = self.now;
+                let mut today = self.now();
                 today.precision = Precision::Day;
                 today.offset_minutes = None;
                 Ok(one(Value::Date(today)))
             }
             F::TimeOfDay => {
-                let mut time = self.now;
+                let mut time = self.now();
                 time.offset_minutes = None;
                 Ok(one(Value::Time(time)))
             }
@@ -474,6 +474,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                             node,
                             "extension",
                             "_extension",
+                            None,
                             false,
                             &mut extensions,
                         )

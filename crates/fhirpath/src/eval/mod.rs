@@ -5,18 +5,18 @@ mod arithmetic;
 mod collections;
 mod conversion;
 mod functions;
-mod navigation;
+pub(crate) mod navigation;
 mod strings;
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 
-use medulla_model::definitions;
+use medulla_model::{TypeDef, TypeKind, definitions};
 use regex::Regex;
 use serde_json::Value as Json;
 
-use crate::compile::{LiteralValue, Plan};
+use crate::compile::{LiteralValue, MemberPlan, Plan, UnionBranch};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::syntax::ast::BinaryOperator;
@@ -43,7 +43,8 @@ pub(crate) struct Evaluator<'e, 'a> {
     pub(crate) resource: Option<&'a Json>,
     pub(crate) root_resource: Option<&'a Json>,
     pub(crate) strict: bool,
-    pub(crate) now: Temporal,
+    /// The clock, read at the first `now()`, `today()` or `timeOfDay()` of the evaluation.
+    pub(crate) now: OnceCell<Temporal>,
     pub(crate) regexes: RefCell<HashMap<String, Regex>>,
 }
 
@@ -93,6 +94,11 @@ pub(crate) fn now_temporal() -> Temporal {
 }
 
 impl<'e, 'a> Evaluator<'e, 'a> {
+    /// The evaluation's one moment: the environment's clock, or the time it is first asked.
+    pub(crate) fn now(&self) -> Temporal {
+        *self.now.get_or_init(now_temporal)
+    }
+
     pub(crate) fn evaluate(&self, plan: &'a Plan) -> Result<Collection<'a>> {
         let scope = Scope {
             this: self.context,
@@ -111,14 +117,12 @@ impl<'e, 'a> Evaluator<'e, 'a> {
         match plan {
             Plan::Empty => Ok(Vec::new()),
             Plan::Literal(literal) => Ok(vec![literal_value(literal)]),
-            Plan::Member {
-                name,
-                underscore_name,
-                at_start,
-                position,
-            } => self.member(input, name, underscore_name, *at_start, *position),
+            Plan::Member(member) => self.member(input, member),
             Plan::Invoke { target, member } => {
                 let target = self.eval(target, input, scope)?;
+                if target.is_empty() && member.is_empty_on_empty() {
+                    return Ok(target);
+                }
                 self.eval(member, &target, scope)
             }
             Plan::Function {
@@ -153,6 +157,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 let operand = self.eval(operand, input, scope)?;
                 arithmetic::negate(&operand)
             }
+            Plan::Union(branches) => self.union(branches, input, scope),
             Plan::Binary {
                 operator,
                 left,
@@ -226,41 +231,55 @@ impl<'e, 'a> Evaluator<'e, 'a> {
         }
     }
 
-    fn member(
-        &self,
-        input: &[Value<'a>],
-        name: &str,
-        underscore_name: &str,
-        at_start: bool,
-        position: usize,
-    ) -> Result<Collection<'a>> {
+    fn member(&self, input: &[Value<'a>], member: &MemberPlan) -> Result<Collection<'a>> {
+        let MemberPlan {
+            name,
+            underscore_name,
+            at_start,
+            position,
+            type_name,
+            hint,
+        } = member;
         let mut out = Vec::new();
-        let is_type_name = at_start && name.starts_with(|c: char| c.is_ascii_uppercase());
+        let is_type_name = *at_start && name.starts_with(|c: char| c.is_ascii_uppercase());
         // Strict checks judge the static type of the input; a mixed collection (from
         // `descendants()`, say) has none, so it is navigated leniently.
         let strict = self.strict && is_homogeneous(input);
         for item in input {
             match item {
                 Value::Node(node) => {
-                    if is_type_name && let Some(type_name) = node.type_name() {
-                        if definitions().is_subtype_of(type_name, name) {
+                    if is_type_name
+                        && let Some(actual) = node.type_def
+                        && let Some(wanted) = type_name
+                    {
+                        if is_same_or_subtype(actual, wanted) {
                             out.push(item.clone());
                             continue;
                         }
-                        if strict && definitions().type_def(name).is_some() {
+                        if strict {
                             return Err(Error::Semantic {
-                                position,
-                                message: format!("the input is a {type_name}, not a {name}"),
+                                position: *position,
+                                message: format!("the input is a {}, not a {name}", actual.name),
                             });
                         }
+                        // A typed node of another type: no element is named like a type
+                        // (element names start in lower case), so there is nothing to step to.
+                        continue;
                     }
-                    navigation::push_named_children(node, name, underscore_name, strict, &mut out)
-                        .map_err(|error| Error::Semantic {
-                            position,
-                            message: error.0,
-                        })?;
+                    navigation::push_named_children(
+                        node,
+                        name,
+                        underscore_name,
+                        hint.as_ref(),
+                        strict,
+                        &mut out,
+                    )
+                    .map_err(|error| Error::Semantic {
+                        position: *position,
+                        message: error.0,
+                    })?;
                 }
-                Value::TypeInfo(info) => match name {
+                Value::TypeInfo(info) => match name.as_str() {
                     "namespace" => out.push(Value::String(Cow::Owned(info.namespace.to_owned()))),
                     "name" => out.push(Value::String(Cow::Owned(info.name.clone()))),
                     _ => {}
@@ -272,6 +291,31 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             }
         }
         Ok(out)
+    }
+
+    fn union(
+        &self,
+        branches: &'a [UnionBranch],
+        input: &[Value<'a>],
+        scope: &Scope<'_, 'a>,
+    ) -> Result<Collection<'a>> {
+        let mut all = Vec::new();
+        for branch in branches {
+            if !self.strict
+                && let Some(root_type) = branch.root_type
+                && !input.iter().any(|item| could_be_of_type(item, root_type))
+            {
+                continue;
+            }
+            all.extend(self.eval(&branch.plan, input, scope)?);
+            if all.len() > MAX_COLLECTION {
+                return Err(too_large("|"));
+            }
+        }
+        if all.len() <= 1 {
+            return Ok(all);
+        }
+        Ok(collections::distinct(&all))
     }
 
     fn binary(
@@ -366,6 +410,38 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             _ => arithmetic::binary(operator, &left, &right),
         }
     }
+}
+
+/// Whether a path starting with the concrete resource type `root_type` can yield anything on
+/// `item`: only on a node of that type, or one the model does not type (navigated by name).
+fn could_be_of_type(item: &Value<'_>, root_type: &'static TypeDef) -> bool {
+    match item {
+        Value::Node(node) => node
+            .type_def
+            .is_none_or(|actual| std::ptr::eq(actual, root_type)),
+        _ => false,
+    }
+}
+
+/// Whether `actual` is `wanted` or derives from it. A concrete resource type has no subtypes,
+/// so it needs no walk up the base types.
+fn is_same_or_subtype(actual: &'static TypeDef, wanted: &'static TypeDef) -> bool {
+    if std::ptr::eq(actual, wanted) {
+        return true;
+    }
+    if wanted.kind == TypeKind::Resource {
+        if !wanted.is_abstract {
+            return false;
+        }
+        // Every resource is a `Resource`, the root of the resource types.
+        if wanted.base.is_none() && actual.kind == TypeKind::Resource {
+            return true;
+        }
+    }
+    if actual.base.as_deref() == Some(wanted.name.as_str()) {
+        return true;
+    }
+    definitions().is_subtype_of(&actual.name, &wanted.name)
 }
 
 /// Whether every item is a node of one and the same type.

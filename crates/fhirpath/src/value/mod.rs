@@ -40,8 +40,12 @@ impl<'a> Node<'a> {
 
     /// A node for a resource, typed by its `resourceType`.
     pub fn resource(json: &'a Json) -> Node<'a> {
-        let type_def = json
-            .get("resourceType")
+        // `resourceType` usually comes first; look there before hashing the name.
+        let resource_type = match json.as_object().and_then(|object| object.iter().next()) {
+            Some((key, value)) if key == "resourceType" => Some(value),
+            _ => json.get("resourceType"),
+        };
+        let type_def = resource_type
             .and_then(Json::as_str)
             .and_then(|name| medulla_model::definitions().type_def(name));
         Node::new(json, type_def)
