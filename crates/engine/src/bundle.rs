@@ -145,7 +145,7 @@ impl Entry {
         let body = self.resource.take().unwrap_or(Value::Null);
         match self.rows.take() {
             Some(rows) => Prepared { body, rows },
-            None => Prepared::new(body),
+            None => Prepared::new(body, ""),
         }
     }
 }
@@ -397,7 +397,10 @@ impl Engine {
         for entry in parsed.iter_mut().flatten() {
             if let (Verb::Post | Verb::Put, Some(resource)) = (entry.verb, &entry.resource) {
                 entry.rows = Some(if self.options.indexing {
-                    medulla_search::index_resource_with_placeholders(resource, &placeholders)
+                    let mut rows =
+                        medulla_search::index_resource_with_placeholders(resource, &placeholders);
+                    medulla_search::localize_references(&mut rows, &self.options.base_url);
+                    rows
                 } else {
                     IndexRows::default()
                 });
@@ -677,6 +680,7 @@ impl Engine {
                     &id,
                     &operations,
                     entry.if_match,
+                    &self.options.base_url,
                 )?))
             }
             (Verb::Delete, Target::Instance(id)) => {

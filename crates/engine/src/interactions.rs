@@ -30,8 +30,9 @@ pub struct Prepared {
 impl Prepared {
     /// Computes the index rows of `body`. Ids and `meta.versionId`/`lastUpdated` are not
     /// indexed (they are columns), so rows computed before stamping stay right.
-    pub fn new(body: Value) -> Prepared {
-        let rows = medulla_search::index_resource(&body);
+    pub fn new(body: Value, base_url: &str) -> Prepared {
+        let mut rows = medulla_search::index_resource(&body);
+        medulla_search::localize_references(&mut rows, base_url);
         Prepared { body, rows }
     }
 }
@@ -245,6 +246,7 @@ pub(crate) fn patch(
     id: &str,
     operations: &json_patch::Patch,
     if_match: Option<u64>,
+    base_url: &str,
 ) -> Result<Written, Error> {
     let current = tx.current(resource_type, id)?;
     check_if_match(resource_type, id, current.as_ref(), if_match)?;
@@ -267,7 +269,7 @@ pub(crate) fn patch(
         id,
         current.version + 1,
         Method::Patch,
-        Prepared::new(document),
+        Prepared::new(document, base_url),
     )?;
     Ok(Written {
         resource: stored,

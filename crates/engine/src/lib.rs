@@ -135,7 +135,7 @@ impl Engine {
         resource::check_type(resource_type)?;
         resource::check_body(resource_type, &body, None)?;
         let resource_type = resource_type.to_owned();
-        let body = Prepared::new(body);
+        let body = Prepared::new(body, &self.options.base_url);
         self.run(move |tx| match if_none_exist {
             Some(criteria) => {
                 interactions::create_if_none_exist(tx, &resource_type, body, &criteria)
@@ -160,7 +160,7 @@ impl Engine {
         resource::check_id(id)?;
         resource::check_body(resource_type, &body, Some(id))?;
         let (resource_type, id) = (resource_type.to_owned(), id.to_owned());
-        let body = Prepared::new(body);
+        let body = Prepared::new(body, &self.options.base_url);
         self.run(move |tx| {
             interactions::update(
                 tx,
@@ -188,7 +188,7 @@ impl Engine {
         resource::check_type(resource_type)?;
         resource::check_body(resource_type, &body, None)?;
         let (resource_type, criteria) = (resource_type.to_owned(), criteria.to_owned());
-        let body = Prepared::new(body);
+        let body = Prepared::new(body, &self.options.base_url);
         self.run(move |tx| {
             interactions::conditional_update(tx, &resource_type, &criteria, body, if_match)
         })
@@ -214,6 +214,7 @@ impl Engine {
                     format!("the body is not a JSON Patch document: {error}"),
                 )
             })?;
+        let base_url = self.options.base_url.clone();
         let resource_type = resource_type.to_owned();
         self.run(move |tx| {
             let id = match target {
@@ -234,7 +235,7 @@ impl Engine {
                     }
                 }
             };
-            interactions::patch(tx, &resource_type, &id, &operations, if_match)
+            interactions::patch(tx, &resource_type, &id, &operations, if_match, &base_url)
         })
         .await
     }
@@ -290,7 +291,7 @@ impl Engine {
             .into_iter()
             .map(|body| {
                 if indexing {
-                    Prepared::new(body)
+                    Prepared::new(body, &self.options.base_url)
                 } else {
                     Prepared {
                         body,

@@ -118,6 +118,32 @@ pub fn index_resource_with_placeholders(
     )
 }
 
+/// Turns reference rows whose URL lies under `base_url` (this server's own absolute URLs)
+/// into local `Type/id` rows; references to other servers stay URLs.
+pub fn localize_references(rows: &mut IndexRows, base_url: &str) {
+    let base = base_url.trim_end_matches('/');
+    if base.is_empty() {
+        return;
+    }
+    for row in &mut rows.references {
+        let Some(rest) = row
+            .url
+            .as_deref()
+            .and_then(|url| url.strip_prefix(base))
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            continue;
+        };
+        if let Some((resource_type, id)) = reference_type_id(rest) {
+            let version = rest.split_once("/_history/").map(|(_, v)| v.to_owned());
+            row.target_type = Some(resource_type.to_owned());
+            row.target_id = Some(id.to_owned());
+            row.target_version = version;
+            row.url = None;
+        }
+    }
+}
+
 /// Points reference and uri rows that hold a placeholder or conditional reference at the
 /// resource it was resolved to (`resolved` maps the reference text to `Type/id`).
 pub fn rewrite_references(rows: &mut IndexRows, resolved: &HashMap<String, String>) {
@@ -570,16 +596,6 @@ fn push_reference(code: &str, reference: &str, declared_type: Option<&str>, rows
         target_version: version,
         url: absolute.then(|| canonical.to_owned()),
     });
-    // An absolute URL that names Type/id is also findable by its id, as servers commonly do.
-    if let (true, Some((resource_type, id))) = (absolute, local) {
-        rows.references.push(ReferenceRow {
-            param: code.to_owned(),
-            target_type: Some(resource_type.to_owned()),
-            target_id: Some(id.to_owned()),
-            target_version: None,
-            url: None,
-        });
-    }
 }
 
 fn composite_rows(

@@ -43,4 +43,7 @@ pub enum Error {
 }
 
 mod indexer;
-pub use indexer::{index_resource, index_resource_with_placeholders, rewrite_references, warm_up};
+pub use indexer::{
+    index_resource, index_resource_with_placeholders, localize_references, rewrite_references,
+    warm_up,
+};
