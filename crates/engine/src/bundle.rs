@@ -145,7 +145,7 @@ impl Entry {
         let body = self.resource.take().unwrap_or(Value::Null);
         match self.rows.take() {
             Some(rows) => Prepared { body, rows },
-            None => Prepared::new(body, ""),
+            None => Prepared::new(body, "", &medulla_search::CustomParams::default()),
         }
     }
 }
@@ -383,6 +383,7 @@ impl Engine {
             .map(|(index, entry)| parse_entry(&base_url, index, entry))
             .collect();
         let mut parsed = parsed;
+        let custom = self.custom();
         let placeholders: HashMap<String, String> = parsed
             .iter()
             .filter_map(|entry| entry.as_ref().ok())
@@ -397,8 +398,11 @@ impl Engine {
         for entry in parsed.iter_mut().flatten() {
             if let (Verb::Post | Verb::Put, Some(resource)) = (entry.verb, &entry.resource) {
                 entry.rows = Some(if self.options.indexing {
-                    let mut rows =
-                        medulla_search::index_resource_with_placeholders(resource, &placeholders);
+                    let mut rows = medulla_search::index_resource_with_placeholders(
+                        resource,
+                        &placeholders,
+                        &custom,
+                    );
                     medulla_search::localize_references(&mut rows, &self.options.base_url);
                     rows
                 } else {
@@ -681,6 +685,7 @@ impl Engine {
                     &operations,
                     entry.if_match,
                     &self.options.base_url,
+                    &self.custom(),
                 )?))
             }
             (Verb::Delete, Target::Instance(id)) => {

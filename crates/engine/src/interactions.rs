@@ -30,8 +30,8 @@ pub struct Prepared {
 impl Prepared {
     /// Computes the index rows of `body`. Ids and `meta.versionId`/`lastUpdated` are not
     /// indexed (they are columns), so rows computed before stamping stay right.
-    pub fn new(body: Value, base_url: &str) -> Prepared {
-        let mut rows = medulla_search::index_resource(&body);
+    pub fn new(body: Value, base_url: &str, custom: &medulla_search::CustomParams) -> Prepared {
+        let mut rows = medulla_search::index_resource(&body, custom);
         medulla_search::localize_references(&mut rows, base_url);
         Prepared { body, rows }
     }
@@ -88,10 +88,12 @@ pub(crate) fn find(
     }
     // Conditional criteria never page, so no cursor key is needed; references in them are
     // relative (`Patient/1`), so no base URL either.
+    let no_custom = medulla_search::CustomParams::default();
     let options = medulla_search::SearchOptions {
         base_url: "",
         handling: Handling::Strict,
         cursor_key: b"",
+        custom: &no_custom,
     };
     let mut parsed = medulla_search::parse_search(&[resource_type.to_owned()], &params, &options)?;
     if parsed.query.clauses.is_empty() {
@@ -247,6 +249,7 @@ pub(crate) fn patch(
     operations: &json_patch::Patch,
     if_match: Option<u64>,
     base_url: &str,
+    custom: &medulla_search::CustomParams,
 ) -> Result<Written, Error> {
     let current = tx.current(resource_type, id)?;
     check_if_match(resource_type, id, current.as_ref(), if_match)?;
@@ -269,7 +272,7 @@ pub(crate) fn patch(
         id,
         current.version + 1,
         Method::Patch,
-        Prepared::new(document, base_url),
+        Prepared::new(document, base_url, custom),
     )?;
     Ok(Written {
         resource: stored,

@@ -32,6 +32,7 @@ mod error;
 mod interactions;
 mod outcome;
 pub mod query;
+mod reindex;
 mod render;
 pub mod resource;
 mod searching;
@@ -43,6 +44,7 @@ pub use interactions::{Prepared, Written};
 pub use medulla_search::Handling;
 pub use medulla_search::time as fhir_time;
 pub use outcome::{operation_outcome, status_line};
+pub use reindex::{ReindexState, ReindexStatus};
 pub use render::{EntryParts, bundle as render_bundle};
 pub use shape::Shape;
 
@@ -85,6 +87,10 @@ impl Default for EngineOptions {
 pub struct Engine {
     store: Arc<dyn Store>,
     options: Arc<EngineOptions>,
+    /// Search parameters from SearchParameter resources, swapped whole by `$reindex`.
+    custom: Arc<std::sync::RwLock<Arc<medulla_search::CustomParams>>>,
+    /// Reindex jobs of this process, by id.
+    jobs: reindex::Jobs,
 }
 
 impl std::fmt::Debug for Engine {
@@ -101,6 +107,8 @@ impl Engine {
         Engine {
             store,
             options: Arc::new(options),
+            custom: Arc::default(),
+            jobs: reindex::Jobs::default(),
         }
     }
 
@@ -135,7 +143,7 @@ impl Engine {
         resource::check_type(resource_type)?;
         resource::check_body(resource_type, &body, None)?;
         let resource_type = resource_type.to_owned();
-        let body = Prepared::new(body, &self.options.base_url);
+        let body = Prepared::new(body, &self.options.base_url, &self.custom());
         self.run(move |tx| match if_none_exist {
             Some(criteria) => {
                 interactions::create_if_none_exist(tx, &resource_type, body, &criteria)
@@ -160,7 +168,7 @@ impl Engine {
         resource::check_id(id)?;
         resource::check_body(resource_type, &body, Some(id))?;
         let (resource_type, id) = (resource_type.to_owned(), id.to_owned());
-        let body = Prepared::new(body, &self.options.base_url);
+        let body = Prepared::new(body, &self.options.base_url, &self.custom());
         self.run(move |tx| {
             interactions::update(
                 tx,
@@ -188,7 +196,7 @@ impl Engine {
         resource::check_type(resource_type)?;
         resource::check_body(resource_type, &body, None)?;
         let (resource_type, criteria) = (resource_type.to_owned(), criteria.to_owned());
-        let body = Prepared::new(body, &self.options.base_url);
+        let body = Prepared::new(body, &self.options.base_url, &self.custom());
         self.run(move |tx| {
             interactions::conditional_update(tx, &resource_type, &criteria, body, if_match)
         })
@@ -215,6 +223,7 @@ impl Engine {
                 )
             })?;
         let base_url = self.options.base_url.clone();
+        let custom = self.custom();
         let resource_type = resource_type.to_owned();
         self.run(move |tx| {
             let id = match target {
@@ -235,7 +244,7 @@ impl Engine {
                     }
                 }
             };
-            interactions::patch(tx, &resource_type, &id, &operations, if_match, &base_url)
+            interactions::patch(tx, &resource_type, &id, &operations, if_match, &base_url, &custom)
         })
         .await
     }
@@ -291,7 +300,7 @@ impl Engine {
             .into_iter()
             .map(|body| {
                 if indexing {
-                    Prepared::new(body, &self.options.base_url)
+                    Prepared::new(body, &self.options.base_url, &self.custom())
                 } else {
                     Prepared {
                         body,

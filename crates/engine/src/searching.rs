@@ -7,6 +7,7 @@ use crate::{
 use medulla_search::{SearchOptions, SearchRequest, cursor, parse_search};
 use medulla_store::StoredResource;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Most included resources per page.
 const MAX_INCLUDED: usize = 5000;
@@ -28,8 +29,21 @@ impl From<medulla_search::Error> for Error {
 }
 
 impl Engine {
-    pub(crate) fn search_options(&self, handling: Handling) -> SearchOptions<'_> {
+    /// The search parameters defined by SearchParameter resources, as last loaded.
+    pub fn custom(&self) -> Arc<medulla_search::CustomParams> {
+        self.custom
+            .read()
+            .map(|custom| custom.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn search_options<'a>(
+        &'a self,
+        handling: Handling,
+        custom: &'a medulla_search::CustomParams,
+    ) -> SearchOptions<'a> {
         SearchOptions {
+            custom,
             base_url: &self.options.base_url,
             handling,
             cursor_key: &self.options.cursor_key,
@@ -49,7 +63,12 @@ impl Engine {
         for resource_type in types {
             resource::check_type(resource_type)?;
         }
-        Ok(parse_search(types, params, &self.search_options(handling))?)
+        let custom = self.custom();
+        Ok(parse_search(
+            types,
+            params,
+            &self.search_options(handling, &custom),
+        )?)
     }
 
     /// Search as a searchset Bundle. Blocks on the store. `path` is the request path below the

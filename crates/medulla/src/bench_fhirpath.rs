@@ -401,11 +401,12 @@ fn is_error(json: &Json) -> bool {
 }
 
 fn clip(json: &Json) -> String {
-    let text = json.to_string();
-    match text.char_indices().nth(EXAMPLE_CHARS) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text,
+    let mut text = json.to_string();
+    if let Some((at, _)) = text.char_indices().nth(EXAMPLE_CHARS) {
+        text.truncate(at);
+        text.push('…');
     }
+    text
 }
 
 #[derive(Default)]

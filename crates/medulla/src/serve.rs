@@ -42,6 +42,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ..Default::default()
             },
         );
+        let (custom, unusable) = engine
+            .reload_custom_params()
+            .context("loading SearchParameter resources")?;
+        for (id, reason) in &unusable {
+            tracing::warn!(search_parameter = id, reason, "SearchParameter not used");
+        }
+        if custom > 0 {
+            tracing::info!(custom, "custom search parameters loaded");
+        }
         let router = medulla_server::app(
             engine,
             medulla_server::ServerConfig {

@@ -1,7 +1,7 @@
 //! Index rows from resources: every applicable R4 search parameter's FHIRPath expression is
 //! run on the resource and each result is turned into rows of the parameter's type.
 
-use crate::{text, time, ucum};
+use crate::{CustomParams, text, time, ucum};
 use medulla_fhirpath::{Environment, FhirPath, Node, ResourceResolver, Value};
 use medulla_model::{SearchParamDef, SearchParamType, definitions};
 use medulla_store::{
@@ -27,10 +27,30 @@ const NOT_INDEXED: &[&str] = &[
 /// Upper bound on the `_content` text kept per resource, in bytes.
 const MAX_CONTENT: usize = 64 * 1024;
 
-struct CompiledParam {
-    def: &'static SearchParamDef,
+pub(crate) struct CompiledParam {
+    pub(crate) def: SearchParamDef,
     path: FhirPath,
     components: Vec<FhirPath>,
+}
+
+impl CompiledParam {
+    /// Compiles a definition's expressions.
+    pub(crate) fn compile(def: SearchParamDef) -> Result<CompiledParam, String> {
+        let expression = def.expression.clone().ok_or("it has no expression")?;
+        let path = FhirPath::compile(&expression)
+            .map_err(|error| format!("its expression does not compile: {error}"))?;
+        let components = def
+            .components
+            .iter()
+            .map(|component| FhirPath::compile(&component.expression))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("a component expression does not compile: {error}"))?;
+        Ok(CompiledParam {
+            def,
+            path,
+            components,
+        })
+    }
 }
 
 /// Every search parameter's compiled expression, per resource type.
@@ -58,7 +78,7 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
                     .filter_map(|component| FhirPath::compile(&component.expression).ok())
                     .collect();
                 std::sync::Arc::new(CompiledParam {
-                    def,
+                    def: def.clone(),
                     path: FhirPath::compile(expression).unwrap_or_else(|_| {
                         // An expression our engine cannot compile indexes nothing rather than
                         // failing every write; the parameter then simply matches nothing.
@@ -109,12 +129,14 @@ impl ResourceResolver for TypeOnlyResolver<'_> {
 pub fn index_resource_with_placeholders(
     resource: &Json,
     placeholders: &HashMap<String, String>,
+    custom: &CustomParams,
 ) -> IndexRows {
     index_with(
         resource,
         &TypeOnlyResolver {
             placeholders: Some(placeholders),
         },
+        custom,
     )
 }
 
@@ -184,11 +206,15 @@ pub fn warm_up() -> usize {
 }
 
 /// Computes the index rows of a resource.
-pub fn index_resource(resource: &Json) -> IndexRows {
-    index_with(resource, &TypeOnlyResolver { placeholders: None })
+pub fn index_resource(resource: &Json, custom: &CustomParams) -> IndexRows {
+    index_with(resource, &TypeOnlyResolver { placeholders: None }, custom)
 }
 
-fn index_with(resource: &Json, resolver: &TypeOnlyResolver<'_>) -> IndexRows {
+fn index_with(
+    resource: &Json,
+    resolver: &TypeOnlyResolver<'_>,
+    custom: &CustomParams,
+) -> IndexRows {
     let mut rows = IndexRows::default();
     let Some(resource_type) = resource.get("resourceType").and_then(Json::as_str) else {
         return rows;
@@ -196,8 +222,9 @@ fn index_with(resource: &Json, resolver: &TypeOnlyResolver<'_>) -> IndexRows {
     let Some(params) = COMPILED.by_type.get(resource_type) else {
         return rows;
     };
+    let custom_params = custom.by_type.get(resource_type).into_iter().flatten();
     let environment = Environment::new().with_resolver(resolver);
-    for param in params {
+    for param in params.iter().chain(custom_params) {
         let Ok(values) = param.path.evaluate(Some(resource), &environment) else {
             continue;
         };

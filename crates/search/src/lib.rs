@@ -11,13 +11,15 @@
 //!
 //! ```
 //! use medulla_search::{parse_search, Handling, SearchOptions};
-//! let options = SearchOptions { base_url: "http://localhost/fhir", handling: Handling::Strict, cursor_key: b"k" };
+//! let custom = medulla_search::CustomParams::default();
+//! let options = SearchOptions { base_url: "http://localhost/fhir", handling: Handling::Strict, cursor_key: b"k", custom: &custom };
 //! let params = vec![("name".to_owned(), "Müller".to_owned())];
 //! let request = parse_search(&["Patient".to_owned()], &params, &options).expect("valid search");
 //! assert_eq!(request.query.clauses.len(), 1);
 //! ```
 
 pub mod cursor;
+mod custom;
 mod parse;
 pub mod text;
 pub mod time;
@@ -43,6 +45,7 @@ pub enum Error {
 }
 
 mod indexer;
+pub use custom::CustomParams;
 pub use indexer::{
     index_resource, index_resource_with_placeholders, localize_references, rewrite_references,
     warm_up,

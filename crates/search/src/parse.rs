@@ -34,6 +34,8 @@ pub struct SearchOptions<'a> {
     pub handling: Handling,
     /// Key that signs paging cursors.
     pub cursor_key: &'a [u8],
+    /// Search parameters defined by SearchParameter resources.
+    pub custom: &'a crate::CustomParams,
 }
 
 /// An `_include` or `_revinclude`.
@@ -145,10 +147,15 @@ fn index_kind(kind: SearchParamType) -> Option<IndexKind> {
     })
 }
 
-/// The definition of `code` shared by all `types` (the same type of parameter on each).
-fn param_def(types: &[String], code: &str) -> Option<&'static SearchParamDef> {
+/// The definition of `code` shared by all `types` (the same type of parameter on each): a
+/// custom parameter first, else the R4 one.
+fn param_def<'a>(
+    custom: &'a crate::CustomParams,
+    types: &[String],
+    code: &str,
+) -> Option<&'a SearchParamDef> {
     let defs = definitions();
-    let mut found: Option<&'static SearchParamDef> = None;
+    let mut found: Option<&'a SearchParamDef> = None;
     if types.is_empty() {
         return defs
             .all_search_params()
@@ -156,7 +163,9 @@ fn param_def(types: &[String], code: &str) -> Option<&'static SearchParamDef> {
             .find(|p| p.code == code && p.base.iter().any(|b| b == "Resource"));
     }
     for resource_type in types {
-        let def = defs.search_param(resource_type, code)?;
+        let def = custom
+            .param(resource_type, code)
+            .or_else(|| defs.search_param(resource_type, code))?;
         match found {
             Some(previous) if previous.kind != def.kind => return None,
             _ => found = Some(def),
@@ -689,7 +698,7 @@ impl Context<'_> {
             }
             _ => {}
         }
-        let Some(def) = param_def(types, code) else {
+        let Some(def) = param_def(self.options.custom, types, code) else {
             return Ok(None);
         };
         let predicates = split_or(value)
@@ -712,7 +721,7 @@ impl Context<'_> {
             Some((code, modifier)) => (code, Some(modifier)),
             None => (head, None),
         };
-        let Some(def) = param_def(types, code) else {
+        let Some(def) = param_def(self.options.custom, types, code) else {
             return Ok(None);
         };
         if def.kind != SearchParamType::Reference {
@@ -735,7 +744,14 @@ impl Context<'_> {
         };
         let inner_code = tail.split(['.', ':']).next().unwrap_or(tail);
         if !inner_code.starts_with('_') {
-            targets.retain(|target| definitions().search_param(target, inner_code).is_some());
+            targets.retain(|target| {
+                param_def(
+                    self.options.custom,
+                    std::slice::from_ref(target),
+                    inner_code,
+                )
+                .is_some()
+            });
         }
         if targets.is_empty() {
             return Err(invalid(
@@ -745,12 +761,14 @@ impl Context<'_> {
         }
         // Different target types may give the inner parameter different types: search each.
         let mut predicates = Vec::new();
-        let groups: Vec<Vec<String>> =
-            if param_def(&targets, inner_code).is_some() || inner_code.starts_with('_') {
-                vec![targets]
-            } else {
-                targets.into_iter().map(|t| vec![t]).collect()
-            };
+        let groups: Vec<Vec<String>> = if param_def(self.options.custom, &targets, inner_code)
+            .is_some()
+            || inner_code.starts_with('_')
+        {
+            vec![targets]
+        } else {
+            targets.into_iter().map(|t| vec![t]).collect()
+        };
         for group in groups {
             let Some(inner) = self.clause(&group, tail, value, depth + 1)? else {
                 return Ok(None);
@@ -793,7 +811,7 @@ impl Context<'_> {
             ));
         }
         let referring_types = vec![referring.to_owned()];
-        let Some(def) = param_def(&referring_types, param) else {
+        let Some(def) = param_def(self.options.custom, &referring_types, param) else {
             return Err(invalid(
                 name,
                 format!("{referring} has no search parameter {param:?}"),
@@ -840,22 +858,23 @@ impl Context<'_> {
                     Some(code) => (true, code),
                     None => (false, key),
                 };
-                let kind =
-                    match code {
-                        "_id" => SortKind::Id,
-                        "_lastUpdated" => SortKind::LastUpdated,
-                        _ => {
-                            let def = param_def(types, code).ok_or_else(|| {
-                                invalid(
-                                    "_sort",
-                                    format!("cannot sort by unknown parameter {code:?}"),
-                                )
-                            })?;
-                            SortKind::Index(index_kind(def.kind).ok_or_else(|| {
+                let kind = match code {
+                    "_id" => SortKind::Id,
+                    "_lastUpdated" => SortKind::LastUpdated,
+                    _ => {
+                        let def = param_def(self.options.custom, types, code).ok_or_else(|| {
+                            invalid(
+                                "_sort",
+                                format!("cannot sort by unknown parameter {code:?}"),
+                            )
+                        })?;
+                        SortKind::Index(
+                            index_kind(def.kind).ok_or_else(|| {
                                 invalid("_sort", format!("cannot sort by {code:?}"))
-                            })?)
-                        }
-                    };
+                            })?,
+                        )
+                    }
+                };
                 Ok(SortKey {
                     param: code.to_owned(),
                     kind,
@@ -1041,10 +1060,12 @@ mod tests {
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect();
+        let custom = crate::CustomParams::default();
         let options = SearchOptions {
             base_url: "http://h/fhir",
             handling: Handling::Strict,
             cursor_key: b"k",
+            custom: &custom,
         };
         parse_search(&[resource_type.to_owned()], &params, &options)
     }

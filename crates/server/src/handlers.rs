@@ -612,3 +612,74 @@ pub(crate) async fn compartment_search(
     .await?;
     Ok(json_response(StatusCode::OK, body, &negotiated))
 }
+
+async fn start_reindex(
+    state: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    types: Vec<String>,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let engine = state.engine.clone();
+    let job = blocking(move || engine.start_reindex(types)).await?;
+    let location = format!("{}/$reindex/{job}", base(&state));
+    let status = state
+        .engine
+        .reindex_status(&job)
+        .map(|status| status.to_parameters())
+        .unwrap_or_default();
+    let mut response = json_response(
+        StatusCode::ACCEPTED,
+        serde_json::to_vec(&status).unwrap_or_default(),
+        &negotiated,
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// `POST /$reindex`: reindex every resource with the current SearchParameters.
+pub(crate) async fn reindex_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    start_reindex(state, headers, uri, Vec::new()).await
+}
+
+/// `POST /{type}/$reindex`.
+pub(crate) async fn reindex_type_start(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    start_reindex(state, headers, uri, vec![resource_type]).await
+}
+
+/// `GET /$reindex/{job}`: the job's progress as Parameters (200 when done, 202 while running).
+pub(crate) async fn reindex_status(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let status = state.engine.reindex_status(&job).ok_or_else(|| {
+        ApiError::Engine(medulla_engine::Error::NotFound(format!(
+            "reindex job {job:?}"
+        )))
+    })?;
+    let code = match status.state {
+        medulla_engine::ReindexState::Running => StatusCode::ACCEPTED,
+        _ => StatusCode::OK,
+    };
+    Ok(json_response(
+        code,
+        serde_json::to_vec(&status.to_parameters()).unwrap_or_default(),
+        &negotiated,
+    ))
+}

@@ -72,6 +72,9 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
     let fhir = Router::new()
         .route("/metadata", get(metadata))
         .route("/_history", get(system_history))
+        .route("/$reindex", post(reindex_start))
+        .route("/$reindex/{job}", get(reindex_status))
+        .route("/{resource_type}/$reindex", post(reindex_type_start))
         .route(
             "/{resource_type}",
             get(type_search)

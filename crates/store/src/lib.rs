@@ -134,6 +134,19 @@ pub trait WriteTx {
     /// [`Error::VersionConflict`] when `version` is not one more than the current version.
     fn put(&mut self, version: &NewVersion<'_>) -> Result<(), Error>;
 
+    /// Replaces the index rows of the current version of a resource, if it is still at
+    /// `version` and not deleted (reindexing). Returns whether it was.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn replace_index(
+        &mut self,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+        rows: &IndexRows,
+    ) -> Result<bool, Error>;
+
     /// Search as this transaction sees it (used by conditional interactions).
     ///
     /// # Errors

@@ -2,7 +2,8 @@
 
 use super::{index_rows, queries};
 use crate::{
-    Error, NewVersion, SearchPage, SearchQuery, StoredResource, Timestamp, WriteJob, WriteTx,
+    Error, IndexRows, NewVersion, SearchPage, SearchQuery, StoredResource, Timestamp, WriteJob,
+    WriteTx,
 };
 use rusqlite::{Connection, OptionalExtension};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -83,6 +84,30 @@ impl WriteTx for SqliteWriteTx<'_> {
             index_rows::insert(conn, res_key, new.resource_type, rows)?;
         }
         Ok(())
+    }
+
+    fn replace_index(
+        &mut self,
+        resource_type: &str,
+        id: &str,
+        version: u64,
+        rows: &IndexRows,
+    ) -> Result<bool, Error> {
+        let current: Option<(i64, i64, i64)> = self
+            .conn
+            .prepare_cached("SELECT res_key, version, deleted FROM resources WHERE res_type = ?1 AND res_id = ?2")?
+            .query_row((resource_type, id), |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()?;
+        match current {
+            Some((res_key, current_version, 0))
+                if u64::try_from(current_version).ok() == Some(version) =>
+            {
+                index_rows::delete(self.conn, res_key)?;
+                index_rows::insert(self.conn, res_key, resource_type, rows)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     fn search(&mut self, query: &SearchQuery) -> Result<SearchPage, Error> {
