@@ -1,6 +1,7 @@
 //! Compartment search (`/Patient/1/Observation`, `/Patient/1/*`) and `Patient/1/$everything`,
 //! driven by the R4 Patient CompartmentDefinition.
 
+use crate::searching::Within;
 use crate::{Engine, Error, Handling, resource};
 use medulla_model::definitions;
 use medulla_store::{Clause, Predicate};
@@ -82,13 +83,11 @@ impl Engine {
             .flat_map(|(_, p)| p.iter().cloned())
             .collect();
         let types: Vec<String> = members.into_iter().map(|(t, _)| t).collect();
-        self.search_bundle_within(
-            &types,
-            path,
-            params,
-            handling,
-            Some(Self::compartment_clause(id, &params_union)),
-        )
+        let within = Within {
+            clauses: vec![Self::compartment_clause(id, &params_union)],
+            lead: None,
+        };
+        self.search_bundle_within(&types, path, params, params, handling, within)
     }
 
     /// `Patient/{id}/$everything`: the patient's compartment, with `_since`, `_type` and
@@ -103,9 +102,13 @@ impl Engine {
         params: &[(String, String)],
     ) -> Result<Vec<u8>, Error> {
         resource::check_id(id)?;
-        self.read("Patient", id)?;
+        let patient = self.read("Patient", id)?;
         let mut types: Vec<String> = definitions().resource_types().map(str::to_owned).collect();
+        // `_type` and `_since` become conditions; the rest is passed on to the search. Links
+        // repeat the request's own parameters, so later pages keep the same conditions.
         let mut search_params: Vec<(String, String)> = Vec::new();
+        let mut clauses = Vec::new();
+        let mut since = None;
         for (name, value) in params {
             match name.as_str() {
                 "_type" => {
@@ -119,7 +122,20 @@ impl Engine {
                     }
                     types.retain(|t| wanted.contains(t));
                 }
-                "_since" => search_params.push(("_lastUpdated".to_owned(), format!("ge{value}"))),
+                "_since" => {
+                    let (low, _) = crate::fhir_time::parse_range(value).ok_or_else(|| {
+                        Error::invalid(
+                            Some("_since"),
+                            format!("_since must be an instant, not {value:?}"),
+                        )
+                    })?;
+                    since = Some(low);
+                    clauses.push(Clause(vec![Predicate::LastUpdated {
+                        prefix: medulla_store::Prefix::Ge,
+                        low,
+                        high: low,
+                    }]));
+                }
                 "_count" | "_cursor" | "_format" | "_pretty" | "_elements" | "_summary" => {
                     search_params.push((name.clone(), value.clone()))
                 }
@@ -136,27 +152,26 @@ impl Engine {
             .iter()
             .flat_map(|(_, p)| p.iter().cloned())
             .collect();
-        let mut member_types: Vec<String> = members.into_iter().map(|(t, _)| t).collect();
-        // The patient itself belongs to its own compartment.
-        let mut clause = Self::compartment_clause(id, &params_union);
-        if types.iter().any(|t| t == "Patient") {
-            if !member_types.iter().any(|t| t == "Patient") {
-                member_types.push("Patient".to_owned());
-            }
-            clause.0.push(Predicate::Id(id.to_owned()));
-        }
-        if member_types.is_empty() {
+        let member_types: Vec<String> = members.into_iter().map(|(t, _)| t).collect();
+        // The patient itself leads the first page (its compartment membership is by identity,
+        // which no reference parameter expresses).
+        let lead = (types.iter().any(|t| t == "Patient")
+            && since.is_none_or(|since| patient.last_updated >= since))
+        .then_some(patient);
+        if member_types.is_empty() && lead.is_none() {
             return Err(Error::invalid(
                 Some("_type"),
                 "none of the requested types is in the Patient compartment",
             ));
         }
+        clauses.push(Self::compartment_clause(id, &params_union));
         self.search_bundle_within(
             &member_types,
             path,
+            params,
             &search_params,
             Handling::Strict,
-            Some(clause),
+            Within { clauses, lead },
         )
     }
 }

@@ -29,6 +29,7 @@
 mod bundle;
 mod compartment;
 mod error;
+mod ingest;
 mod interactions;
 mod outcome;
 pub mod query;
@@ -40,6 +41,7 @@ mod shape;
 
 pub use bundle::{BundleKind, BundleResponse, EntryResponse};
 pub use error::{Error, Problem};
+pub use ingest::{IngestOutcome, check as check_resource};
 pub use interactions::{Prepared, Written};
 pub use medulla_search::Handling;
 pub use medulla_search::time as fhir_time;

@@ -16,6 +16,14 @@ const MAX_INCLUDED: usize = 5000;
 /// possible chain finish: a small cap would silently cut off long `Patient:link` chains.
 const MAX_INCLUDE_ROUNDS: usize = MAX_INCLUDED + 1;
 
+/// What compartment searches add to a request: conditions it cannot express, and a resource
+/// shown first on the first page (the patient in `$everything`).
+#[derive(Debug, Default)]
+pub(crate) struct Within {
+    pub(crate) clauses: Vec<medulla_store::Clause>,
+    pub(crate) lead: Option<StoredResource>,
+}
+
 impl From<medulla_search::Error> for Error {
     fn from(error: medulla_search::Error) -> Self {
         match error {
@@ -83,7 +91,7 @@ impl Engine {
         params: &[(String, String)],
         handling: Handling,
     ) -> Result<Vec<u8>, Error> {
-        self.search_bundle_within(types, path, params, handling, None)
+        self.search_bundle_within(types, path, params, params, handling, Within::default())
     }
 
     /// [`Engine::search_bundle`] with one more condition that the request cannot express
@@ -92,13 +100,14 @@ impl Engine {
         &self,
         types: &[String],
         path: &str,
+        link_params: &[(String, String)],
         params: &[(String, String)],
         handling: Handling,
-        within: Option<medulla_store::Clause>,
+        within: Within,
     ) -> Result<Vec<u8>, Error> {
         let shape = Shape::from_params(params)?;
         let mut request = self.parse_search(types, params, handling)?;
-        request.query.clauses.extend(within);
+        request.query.clauses.extend(within.clauses);
         if shape == Shape::Count {
             request.query.count = 0;
             request.query.total = true;
@@ -106,10 +115,10 @@ impl Engine {
         let page = self.store.search(&request.query)?;
         let included = self.includes(&request, &page.keys)?;
         let base = &self.options.base_url;
-        let mut links = vec![("self", link(base, path, params, None))];
+        let mut links = vec![("self", link(base, path, link_params, None))];
         if let Some(next) = &page.next {
             let token = cursor::encode(&self.options.cursor_key, next, &request.fingerprint);
-            links.push(("next", link(base, path, params, Some(token))));
+            links.push(("next", link(base, path, link_params, Some(token))));
         }
         let outcome = (!request.ignored.is_empty()).then(|| {
             let issues: Vec<(Option<String>, String)> = request
@@ -133,7 +142,15 @@ impl Engine {
             search_mode: Some(mode),
             ..EntryParts::default()
         };
-        let matches = page.resources.iter().map(|found| entry(found, "match"));
+        let lead = if request.query.after.is_none() {
+            within.lead.as_ref()
+        } else {
+            None
+        };
+        let matches = lead
+            .into_iter()
+            .chain(page.resources.iter())
+            .map(|found| entry(found, "match"));
         let includes = included.iter().map(|found| entry(found, "include"));
         let outcome_entry = outcome.map(|outcome| EntryParts {
             resource: serde_json::to_vec(&outcome)

@@ -1,7 +1,6 @@
 //! `medulla bench search`: search latency on a generated population at two sizes, to show how
 //! latency grows with the database (selective queries should stay nearly flat).
 
-use crate::cli::{DataArgs, ImportArgs};
 use anyhow::Context as _;
 use medulla_engine::{Engine, EngineOptions, Handling};
 use medulla_store::Store as _;
@@ -133,15 +132,21 @@ pub fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
     );
     for stage in stages {
         let import_started = Instant::now();
-        crate::import::run(ImportArgs {
-            data: DataArgs {
-                data: data_dir.clone(),
-            },
-            paths: stage,
-            batch: 500,
-            quiet: true,
-            no_index: false,
-        })?;
+        // Parsed like the command line, so that every import option keeps its default.
+        let mut argv: Vec<std::ffi::OsString> = vec![
+            "medulla".into(),
+            "import".into(),
+            "--quiet".into(),
+            "--data".into(),
+            data_dir.clone().into(),
+        ];
+        argv.extend(stage.into_iter().map(Into::into));
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv)
+            .context("building the import arguments")?;
+        let crate::cli::Command::Import(import_args) = cli.command else {
+            anyhow::bail!("the import arguments did not parse as an import");
+        };
+        crate::import::run(import_args)?;
         let import_seconds = import_started.elapsed().as_secs_f64();
         measure(&data_dir, &args, import_seconds)?;
     }

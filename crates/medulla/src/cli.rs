@@ -27,6 +27,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Generate a synthetic patient population as FHIR R4 Bundles or NDJSON.
     Synth(SynthArgs),
+    /// Export resources as NDJSON files (Bulk Data `$export` from the command line).
+    Export(ExportArgs),
     /// Evaluate a FHIRPath expression, printing the result as a JSON array.
     Fhirpath(FhirpathArgs),
     /// Measure performance and print figures.
@@ -85,10 +87,58 @@ pub struct ImportArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// What a malformed NDJSON line or unreadable file does: `skip` reports it (file:line:
+    /// reason) and goes on, exiting non-zero at the end; `abort` stops at the first one.
+    #[arg(
+        long,
+        value_enum,
+        env = "MEDULLA_IMPORT_ON_ERROR",
+        default_value = "skip"
+    )]
+    pub on_error: OnError,
+    /// Threads that parse, check and index NDJSON lines (0: one per core).
+    #[arg(long, env = "MEDULLA_IMPORT_THREADS", default_value_t = 0)]
+    pub threads: usize,
     /// Write without search-index rows (only to measure write amplification: such resources
     /// cannot be found by search).
     #[arg(long, hide = true)]
     pub no_index: bool,
+    /// The writer's SQLite page cache during import, MiB.
+    #[arg(long, env = "MEDULLA_IMPORT_CACHE_MIB", default_value_t = 256)]
+    pub cache_mib: usize,
+}
+
+/// `--on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnError {
+    /// Report the bad line or file and go on.
+    Skip,
+    /// Stop at the first bad line or file.
+    Abort,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Folder for the NDJSON files (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only these resource types (comma-separated).
+    #[arg(long = "type", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Only resources updated at or after this FHIR instant.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// `Type?criteria` filters (repeatable), as `_typeFilter`.
+    #[arg(long = "type-filter")]
+    pub type_filters: Vec<String>,
+    /// Patient-level export: every patient's compartment.
+    #[arg(long, conflicts_with = "group")]
+    pub patients: bool,
+    /// Group-level export: the compartments of this Group's members.
+    #[arg(long)]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Args)]

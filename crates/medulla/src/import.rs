@@ -1,28 +1,64 @@
 //! `medulla import`: loads Bundles and NDJSON files through the engine.
 //!
-//! Each transaction Bundle is one atomic write; NDJSON lines and collection Bundles are written
-//! in batches. A file that fails is reported (with its line where there is one) and the import
-//! goes on with the rest. Files named like Synthea's shared-provider Bundles
-//! (`hospitalInformation*`, `practitionerInformation*`) are loaded first, because patient
-//! Bundles refer to them by conditional reference.
+//! NDJSON takes the bulk path: one reader thread cuts each file into batches of lines, worker
+//! threads (one per core by default) parse, check and index them, and this thread hands the
+//! batches to the store's writer in file order, each as one atomic write job that skips resources
+//! already stored with the same content ([`Engine::submit_ingest`]). Every queue between them is
+//! bounded, and a token per batch in flight bounds the whole pipeline, so memory does not grow
+//! with the input. Because the write is idempotent by resource id, re-running an import after a
+//! crash ends with each resource once.
+//!
+//! Each transaction Bundle is one atomic write; collection Bundles are written in batches like
+//! NDJSON. A bad line or file is reported (with its line where there is one); `--on-error skip`
+//! goes on with the rest, `--on-error abort` stops. Files named like Synthea's shared-provider
+//! Bundles (`hospitalInformation*`, `practitionerInformation*`) are loaded first, because
+//! patient Bundles refer to them by conditional reference.
 
-use crate::cli::ImportArgs;
+use crate::cli::{ImportArgs, OnError};
 use anyhow::{Context as _, bail};
-use medulla_engine::{Engine, resource};
+use medulla_engine::{Engine, IngestOutcome, Prepared};
 use serde_json::Value;
-use std::io::BufRead as _;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
-/// Writes in flight at once; enough to fill group commits without unbounded memory.
+/// Write jobs in flight at once; enough to fill group commits.
 const IN_FLIGHT: usize = 16;
+
+/// NDJSON batches alive at once (read, parsed, or waiting for their commit). With the default
+/// batch of 1000 lines this bounds the pipeline to a few tens of thousands of resources.
+const BATCHES_ALIVE: usize = 32;
 
 #[derive(Default)]
 struct Counters {
-    resources: AtomicU64,
+    written: AtomicU64,
+    unchanged: AtomicU64,
     failures: AtomicU64,
+}
+
+impl Counters {
+    fn add(&self, outcome: IngestOutcome) {
+        self.written
+            .fetch_add(outcome.written as u64, Ordering::Relaxed);
+        self.unchanged
+            .fetch_add(outcome.unchanged as u64, Ordering::Relaxed);
+    }
+
+    fn committed(&self) -> u64 {
+        self.written.load(Ordering::Relaxed) + self.unchanged.load(Ordering::Relaxed)
+    }
+}
+
+fn is_priority(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation")
+}
+
+fn is_ndjson(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()) == Some("ndjson")
 }
 
 fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -50,12 +86,25 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             files.push(path);
         }
     }
-    let priority = |path: &Path| {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        !(name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation"))
-    };
-    files.sort_by(|a, b| (priority(a), a).cmp(&(priority(b), b)));
+    files.sort_by(|a, b| (!is_priority(a), a).cmp(&(!is_priority(b), b)));
     Ok(files)
+}
+
+/// What every file's import needs.
+struct Context {
+    engine: Engine,
+    batch: usize,
+    threads: usize,
+    abort: bool,
+    counters: Counters,
+    bar: indicatif::ProgressBar,
+}
+
+impl Context {
+    /// Reports a problem on stderr, above the progress bar.
+    fn report(&self, message: &str) {
+        self.bar.suspend(|| eprintln!("{message}"));
+    }
 }
 
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
@@ -68,7 +117,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
-    let store = medulla_store::SqliteStore::open(&args.data.data, Default::default())
+    let options = medulla_store::SqliteOptions {
+        writer_cache_mib: args.cache_mib,
+        ..Default::default()
+    };
+    let store = medulla_store::SqliteStore::open(&args.data.data, options)
         .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
     let store = Arc::new(store);
     let engine = Engine::new(
@@ -89,90 +142,134 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let counters = Arc::new(Counters::default());
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        n => n,
+    };
+    let context = Context {
+        engine,
+        batch: args.batch.max(1),
+        threads,
+        abort: args.on_error == OnError::Abort,
+        counters: Counters::default(),
+        bar,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let started = std::time::Instant::now();
-    runtime.block_on(async {
-        let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut previous_priority = true;
-        for file in &files {
-            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let is_priority = name.starts_with("hospitalInformation")
-                || name.starts_with("practitionerInformation");
-            if previous_priority && !is_priority {
-                // Shared providers must be committed before patients refer to them.
-                while let Some(joined) = tasks.join_next().await {
-                    report(joined, &bar, &counters);
-                }
-            }
-            previous_priority = is_priority;
-            let result = import_file(
-                &engine,
-                file,
-                args.batch.max(1),
-                &permits,
-                &mut tasks,
-                &counters,
-            )
-            .await;
-            if let Err(error) = result {
-                counters.failures.fetch_add(1, Ordering::Relaxed);
-                bar.suspend(|| eprintln!("{}: {error:#}", file.display()));
-            }
-            bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
-            bar.set_message(format!(
-                "{} resources",
-                counters.resources.load(Ordering::Relaxed)
-            ));
-            while let Some(joined) = tasks.try_join_next() {
-                report(joined, &bar, &counters);
-            }
-        }
-        while let Some(joined) = tasks.join_next().await {
-            report(joined, &bar, &counters);
-        }
-    });
-    bar.finish_and_clear();
+    let outcome = import_files(&context, &runtime, &files);
+    context.bar.finish_and_clear();
     store.close();
     let seconds = started.elapsed().as_secs_f64();
-    let resources = counters.resources.load(Ordering::Relaxed);
-    let failures = counters.failures.load(Ordering::Relaxed);
+    let written = context.counters.written.load(Ordering::Relaxed);
+    let unchanged = context.counters.unchanged.load(Ordering::Relaxed);
+    let failures = context.counters.failures.load(Ordering::Relaxed);
+    let resources = written + unchanged;
     println!(
-        "imported {resources} resources from {} files in {seconds:.2} s ({:.0} resources/s, {:.1} MB/s); {failures} failed",
+        "imported {resources} resources from {} files in {seconds:.2} s ({:.0} resources/s, {:.1} MB/s): {written} written, {unchanged} unchanged; {failures} failed",
         files.len(),
         resources as f64 / seconds.max(1e-9),
         total_bytes as f64 / 1e6 / seconds.max(1e-9),
     );
+    outcome?;
     if failures > 0 {
         bail!("{failures} file(s) or line(s) could not be imported (listed above)");
     }
     Ok(())
 }
 
-type Job = Result<u64, String>;
-
-fn report(
-    joined: Result<Job, tokio::task::JoinError>,
-    bar: &indicatif::ProgressBar,
-    counters: &Counters,
-) {
-    match joined {
-        Ok(Ok(count)) => {
-            counters.resources.fetch_add(count, Ordering::Relaxed);
-        }
-        Ok(Err(message)) => {
-            counters.failures.fetch_add(1, Ordering::Relaxed);
-            bar.suspend(|| eprintln!("{message}"));
-        }
-        Err(error) => {
-            counters.failures.fetch_add(1, Ordering::Relaxed);
-            bar.suspend(|| eprintln!("import task failed: {error}"));
+/// Imports every file in order: runs of Bundle files concurrently on the async runtime,
+/// NDJSON files one at a time through the parallel pipeline.
+fn import_files(
+    context: &Context,
+    runtime: &tokio::runtime::Runtime,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let mut rest = files;
+    while let Some(first) = rest.first() {
+        if is_ndjson(first) {
+            let result = import_ndjson(context, first);
+            if let Err(error) = result {
+                if context.abort {
+                    return Err(error.context(format!(
+                        "import aborted; {} resources were committed before it, in whole batches",
+                        context.counters.committed()
+                    )));
+                }
+                context.counters.failures.fetch_add(1, Ordering::Relaxed);
+                context.report(&format!("{error:#}"));
+            }
+            rest = &rest[1..];
+        } else {
+            let end = rest.iter().position(|f| is_ndjson(f)).unwrap_or(rest.len());
+            runtime.block_on(import_bundles(context, &rest[..end]))?;
+            rest = &rest[end..];
         }
     }
+    Ok(())
+}
+
+type Job = Result<IngestOutcome, String>;
+
+/// Imports Bundle files, up to [`IN_FLIGHT`] writes at once.
+async fn import_bundles(context: &Context, files: &[PathBuf]) -> anyhow::Result<()> {
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut previous_priority = true;
+    let mut failed = false;
+    for file in files {
+        if previous_priority && !is_priority(file) {
+            // Shared providers must be committed before patients refer to them.
+            while let Some(joined) = tasks.join_next().await {
+                failed |= report(context, joined);
+            }
+        }
+        previous_priority = is_priority(file);
+        if failed && context.abort {
+            break;
+        }
+        if let Err(error) = import_bundle(context, file, &permits, &mut tasks).await {
+            failed = true;
+            context.counters.failures.fetch_add(1, Ordering::Relaxed);
+            context.report(&format!("{}: {error:#}", file.display()));
+        }
+        context
+            .bar
+            .inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+        context
+            .bar
+            .set_message(format!("{} resources", context.counters.committed()));
+        while let Some(joined) = tasks.try_join_next() {
+            failed |= report(context, joined);
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        failed |= report(context, joined);
+    }
+    if failed && context.abort {
+        bail!(
+            "import aborted at the first failed file (above); {} resources were committed",
+            context.counters.committed()
+        );
+    }
+    Ok(())
+}
+
+/// Counts a finished write; true when it failed.
+fn report(context: &Context, joined: Result<Job, tokio::task::JoinError>) -> bool {
+    let message = match joined {
+        Ok(Ok(outcome)) => {
+            context.counters.add(outcome);
+            return false;
+        }
+        Ok(Err(message)) => message,
+        Err(error) => format!("import task failed: {error}"),
+    };
+    context.counters.failures.fetch_add(1, Ordering::Relaxed);
+    context.report(&message);
+    true
 }
 
 async fn spawn_limited(
@@ -190,18 +287,12 @@ async fn spawn_limited(
     });
 }
 
-async fn import_file(
-    engine: &Engine,
+async fn import_bundle(
+    context: &Context,
     file: &Path,
-    batch: usize,
     permits: &Arc<Semaphore>,
     tasks: &mut tokio::task::JoinSet<Job>,
-    counters: &Counters,
 ) -> anyhow::Result<()> {
-    let is_ndjson = file.extension().and_then(|e| e.to_str()) == Some("ndjson");
-    if is_ndjson {
-        return import_ndjson(engine, file, batch, permits, tasks, counters).await;
-    }
     let text = std::fs::read(file).context("reading the file")?;
     let value: Value = serde_json::from_slice(&text)
         .map_err(|error| anyhow::anyhow!("line {}: not valid JSON: {error}", error.line()))?;
@@ -212,7 +303,7 @@ async fn import_file(
         bundle_type,
     ) {
         (Some("Bundle"), "transaction" | "batch") => {
-            let engine = engine.clone();
+            let engine = context.engine.clone();
             spawn_limited(permits, tasks, async move {
                 let response = engine
                     .process_bundle(value)
@@ -232,7 +323,10 @@ async fn import_file(
                 if !failed.is_empty() {
                     return Err(format!("{label}: {}", failed.join("; ")));
                 }
-                Ok(response.entries.len() as u64)
+                Ok(IngestOutcome {
+                    written: response.entries.len(),
+                    unchanged: 0,
+                })
             })
             .await;
         }
@@ -249,122 +343,254 @@ async fn import_file(
                 .unwrap_or_default();
             let mut checked = Vec::with_capacity(resources.len());
             for (n, resource) in resources.into_iter().enumerate() {
-                match check(&resource) {
+                match medulla_engine::check_resource(&resource) {
                     Ok(()) => checked.push(resource),
                     Err(error) => {
-                        counters.failures.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("{label}: entry {n}: {error}");
+                        if context.abort {
+                            bail!("entry {n}: {error}");
+                        }
+                        context.counters.failures.fetch_add(1, Ordering::Relaxed);
+                        context.report(&format!("{label}: entry {n}: {error}"));
                     }
                 }
             }
-            for chunk in chunked(checked, batch) {
-                submit_batch(engine, permits, tasks, chunk, label.clone()).await;
+            let mut checked = checked.into_iter().peekable();
+            while checked.peek().is_some() {
+                let chunk: Vec<Value> = checked.by_ref().take(context.batch).collect();
+                let engine = context.engine.clone();
+                let label = label.clone();
+                spawn_limited(permits, tasks, async move {
+                    engine
+                        .ingest_batch(chunk)
+                        .await
+                        .map_err(|error| format!("{label}: {error}"))
+                })
+                .await;
             }
         }
         _ => {
-            check(&value)?;
-            submit_batch(engine, permits, tasks, vec![value], label).await;
+            medulla_engine::check_resource(&value)?;
+            let engine = context.engine.clone();
+            spawn_limited(permits, tasks, async move {
+                engine
+                    .ingest_batch(vec![value])
+                    .await
+                    .map_err(|error| format!("{label}: {error}"))
+            })
+            .await;
         }
     }
     Ok(())
 }
 
-fn check(resource: &Value) -> Result<(), medulla_engine::Error> {
-    let resource_type = resource
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    resource::check_type(resource_type)?;
-    resource::check_body(resource_type, resource, None)
+/// Lines of one NDJSON file as read: (line number, bytes).
+struct RawBatch {
+    seq: u64,
+    lines: Vec<(usize, Vec<u8>)>,
+    bytes: u64,
 }
 
-fn chunked(items: Vec<Value>, size: usize) -> Vec<Vec<Value>> {
-    let mut chunks = Vec::new();
-    let mut current = Vec::with_capacity(size);
-    for item in items {
-        current.push(item);
-        if current.len() == size {
-            chunks.push(std::mem::replace(&mut current, Vec::with_capacity(size)));
-        }
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
+/// A batch after the workers: good resources prepared for the writer, bad lines with reasons.
+struct ParsedBatch {
+    seq: u64,
+    first_line: usize,
+    last_line: usize,
+    good: Vec<Prepared>,
+    bad: Vec<(usize, String)>,
+    bytes: u64,
 }
 
-async fn submit_batch(
-    engine: &Engine,
-    permits: &Arc<Semaphore>,
-    tasks: &mut tokio::task::JoinSet<Job>,
-    resources: Vec<Value>,
-    label: String,
-) {
-    let engine = engine.clone();
-    spawn_limited(permits, tasks, async move {
-        engine
-            .upsert_batch(resources)
-            .await
-            .map(|n| n as u64)
-            .map_err(|error| format!("{label}: {error}"))
-    })
-    .await;
-}
-
-async fn import_ndjson(
-    engine: &Engine,
-    file: &Path,
-    batch: usize,
-    permits: &Arc<Semaphore>,
-    tasks: &mut tokio::task::JoinSet<Job>,
-    counters: &Counters,
-) -> anyhow::Result<()> {
-    let reader = std::io::BufReader::new(std::fs::File::open(file).context("opening the file")?);
+/// Imports one NDJSON file through the reader → workers → writer pipeline. Bad lines are
+/// reported in line order; with `--on-error abort` the first one stops the file (and the
+/// import) before its batch is written.
+fn import_ndjson(context: &Context, file: &Path) -> anyhow::Result<()> {
     let label = file.display().to_string();
-    let mut pending = Vec::with_capacity(batch);
-    let mut first_line = 1;
+    let reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        std::fs::File::open(file).with_context(|| format!("{label}: opening the file"))?,
+    );
+    let (raw_sender, raw_receiver) = sync_channel::<RawBatch>(context.threads * 2);
+    // Shared by the workers only, so it closes (and a blocked reader wakes) when they stop.
+    let raw_receiver = Arc::new(Mutex::new(raw_receiver));
+    let (parsed_sender, parsed_receiver) = sync_channel::<ParsedBatch>(context.threads * 2);
+    // One token per batch alive: the reader takes one before reading a batch, and the batch
+    // gives it back once written (or dropped).
+    let (token_sender, token_receiver) = sync_channel::<()>(BATCHES_ALIVE);
+    std::thread::scope(|scope| {
+        let read =
+            scope.spawn(move || read_batches(reader, context.batch, &raw_sender, &token_sender));
+        for _ in 0..context.threads {
+            let parsed_sender = parsed_sender.clone();
+            let raw_receiver = raw_receiver.clone();
+            scope.spawn(move || parse_batches(&context.engine, &raw_receiver, &parsed_sender));
+        }
+        drop(parsed_sender);
+        drop(raw_receiver);
+        let written = write_in_order(context, &label, parsed_receiver, token_receiver);
+        let read = read
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked")));
+        // A write failure or abort stops the reader early, which then reports a closed channel;
+        // the write side's error is the one that matters.
+        written?;
+        read.with_context(|| label.clone())
+    })
+}
+
+/// Cuts the file into batches of `batch` non-blank lines. Stops early, without error, when the
+/// other end hangs up (abort).
+fn read_batches(
+    reader: impl std::io::BufRead,
+    batch: usize,
+    raw: &SyncSender<RawBatch>,
+    tokens: &SyncSender<()>,
+) -> anyhow::Result<()> {
+    let mut seq = 0;
+    let mut current = RawBatch {
+        seq,
+        lines: Vec::with_capacity(batch),
+        bytes: 0,
+    };
     for (n, line) in reader.split(b'\n').enumerate() {
         let number = n + 1;
         let line = line.with_context(|| format!("reading line {number}"))?;
+        current.bytes += line.len() as u64 + 1;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let parsed = serde_json::from_slice::<Value>(&line)
-            .map_err(|error| format!("not valid JSON: {error}"))
-            .and_then(|value| {
-                check(&value)
-                    .map(|()| value)
-                    .map_err(|error| error.to_string())
-            });
-        match parsed {
-            Ok(value) => pending.push(value),
-            Err(reason) => {
-                counters.failures.fetch_add(1, Ordering::Relaxed);
-                eprintln!("{label}:{number}: {reason}");
+        current.lines.push((number, line));
+        if current.lines.len() == batch {
+            seq += 1;
+            let full = std::mem::replace(
+                &mut current,
+                RawBatch {
+                    seq,
+                    lines: Vec::with_capacity(batch),
+                    bytes: 0,
+                },
+            );
+            if tokens.send(()).is_err() || raw.send(full).is_err() {
+                return Ok(());
             }
         }
-        if pending.len() == batch {
-            let chunk = std::mem::replace(&mut pending, Vec::with_capacity(batch));
-            submit_batch(
-                engine,
-                permits,
-                tasks,
-                chunk,
-                format!("{label}:{first_line}-{number}"),
-            )
-            .await;
-            first_line = number + 1;
-        }
     }
-    if !pending.is_empty() {
-        submit_batch(
-            engine,
-            permits,
-            tasks,
-            pending,
-            format!("{label}:{first_line}-"),
-        )
-        .await;
+    if !current.lines.is_empty() && tokens.send(()).is_ok() {
+        let _ = raw.send(current);
     }
     Ok(())
+}
+
+/// A worker: parses, checks and indexes batches until the reader is done or the writer side
+/// hangs up.
+fn parse_batches(
+    engine: &Engine,
+    raw: &Mutex<Receiver<RawBatch>>,
+    parsed: &SyncSender<ParsedBatch>,
+) {
+    loop {
+        let next = match raw.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        let Ok(batch) = next else { return };
+        let mut out = ParsedBatch {
+            seq: batch.seq,
+            first_line: batch.lines.first().map_or(0, |l| l.0),
+            last_line: batch.lines.last().map_or(0, |l| l.0),
+            good: Vec::with_capacity(batch.lines.len()),
+            bad: Vec::new(),
+            bytes: batch.bytes,
+        };
+        for (number, line) in batch.lines {
+            let parsed = serde_json::from_slice::<Value>(&line)
+                .map_err(|error| format!("not valid JSON: {error}"))
+                .and_then(|value| {
+                    medulla_engine::check_resource(&value)
+                        .map(|()| value)
+                        .map_err(|error| error.to_string())
+                });
+            match parsed {
+                Ok(value) => out.good.push(engine.prepare(value)),
+                Err(reason) => out.bad.push((number, reason)),
+            }
+        }
+        if parsed.send(out).is_err() {
+            return;
+        }
+    }
+}
+
+/// Takes parsed batches, puts them back in file order, reports bad lines, and submits the good
+/// resources, keeping up to [`IN_FLIGHT`] writes queued so the writer's group commits stay full.
+fn write_in_order(
+    context: &Context,
+    label: &str,
+    parsed: Receiver<ParsedBatch>,
+    tokens: Receiver<()>,
+) -> anyhow::Result<()> {
+    type Ticket = medulla_store::WriteTicket<IngestOutcome, medulla_engine::Error>;
+    let mut waiting: BTreeMap<u64, ParsedBatch> = BTreeMap::new();
+    let mut writes: VecDeque<(Ticket, String)> = VecDeque::new();
+    let mut next = 0;
+    let mut failure: Option<anyhow::Error> = None;
+    // Waits for the oldest write; its token goes back to the reader.
+    let finish_one = |writes: &mut VecDeque<(Ticket, String)>| -> Option<anyhow::Error> {
+        let (ticket, range) = writes.pop_front()?;
+        let _ = tokens.recv();
+        match ticket.blocking_wait() {
+            Ok(outcome) => {
+                context.counters.add(outcome);
+                context
+                    .bar
+                    .set_message(format!("{} resources", context.counters.committed()));
+                None
+            }
+            Err(error) => {
+                let message = format!("{label}:{range}: {error}");
+                if context.abort {
+                    return Some(anyhow::anyhow!("{message}"));
+                }
+                context.counters.failures.fetch_add(1, Ordering::Relaxed);
+                context.report(&message);
+                None
+            }
+        }
+    };
+    'batches: for batch in &parsed {
+        waiting.insert(batch.seq, batch);
+        while let Some(batch) = waiting.remove(&next) {
+            next += 1;
+            context.bar.inc(batch.bytes);
+            for (number, reason) in &batch.bad {
+                let message = format!("{label}:{number}: {reason}");
+                if context.abort {
+                    failure = Some(anyhow::anyhow!("{message}"));
+                    break 'batches;
+                }
+                context.counters.failures.fetch_add(1, Ordering::Relaxed);
+                context.report(&message);
+            }
+            let range = format!("{}-{}", batch.first_line, batch.last_line);
+            if batch.good.is_empty() {
+                let _ = tokens.recv();
+            } else {
+                writes.push_back((context.engine.submit_ingest(batch.good), range));
+            }
+            while writes.len() > IN_FLIGHT {
+                if let Some(error) = finish_one(&mut writes) {
+                    failure = Some(error);
+                    break 'batches;
+                }
+            }
+        }
+    }
+    // Hang up first so that, on abort, the reader and workers stop instead of filling queues.
+    drop(parsed);
+    while !writes.is_empty() {
+        if let Some(error) = finish_one(&mut writes) {
+            failure.get_or_insert(error);
+        }
+    }
+    drop(tokens);
+    failure.map_or(Ok(()), Err)
 }

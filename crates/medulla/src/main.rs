@@ -5,6 +5,7 @@ mod bench;
 mod bench_fhirpath;
 mod bench_search;
 mod cli;
+mod export;
 mod import;
 mod serve;
 
@@ -46,6 +47,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Import(args) => import::run(args),
         cli::Command::Synth(args) => synth(args),
+        cli::Command::Export(args) => export::run(args),
         cli::Command::Fhirpath(args) => fhirpath(args),
         cli::Command::Bench(args) => bench::run(args),
     }

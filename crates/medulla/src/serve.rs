@@ -51,10 +51,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         if custom > 0 {
             tracing::info!(custom, "custom search parameters loaded");
         }
+        let exports = medulla_bulk::Exports::open(args.data.data.join("exports"), engine.clone())
+            .context("opening the exports folder")?;
         let router = medulla_server::app(
             engine,
             medulla_server::ServerConfig {
                 body_limit: args.body_limit,
+                exports: Some(exports),
             },
         );
         tracing::info!(

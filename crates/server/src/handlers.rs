@@ -40,7 +40,7 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-fn params_of(uri: &Uri) -> Vec<(String, String)> {
+pub(crate) fn params_of(uri: &Uri) -> Vec<(String, String)> {
     uri.query().map(parse_query_string).unwrap_or_default()
 }
 

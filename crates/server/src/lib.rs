@@ -22,6 +22,7 @@
 
 mod capability;
 pub mod error;
+mod export;
 mod handlers;
 pub mod negotiate;
 mod respond;
@@ -39,12 +40,15 @@ pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 pub struct ServerConfig {
     /// Largest accepted request body in bytes (413 beyond).
     pub body_limit: usize,
+    /// Bulk Data export jobs; `None` disables `$export`.
+    pub exports: Option<medulla_bulk::Exports>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             body_limit: 16 * 1024 * 1024,
+            exports: None,
         }
     }
 }
@@ -68,11 +72,26 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
         engine,
         config: Arc::new(config),
     };
+    use export::*;
     use handlers::*;
     let fhir = Router::new()
         .route("/metadata", get(metadata))
         .route("/_history", get(system_history))
         .route("/$reindex", post(reindex_start))
+        .route("/$export", get(export_system).post(export_system))
+        .route(
+            "/$export-status/{job}",
+            get(export_status).delete(export_cancel),
+        )
+        .route("/$export-file/{job}/{name}", get(export_file))
+        .route(
+            "/{resource_type}/$export",
+            get(export_type).post(export_type),
+        )
+        .route(
+            "/{resource_type}/{id}/$export",
+            get(export_instance).post(export_instance),
+        )
         .route("/$reindex/{job}", get(reindex_status))
         .route("/{resource_type}/$reindex", post(reindex_type_start))
         .route(

@@ -100,6 +100,18 @@ pub trait Store: Send + Sync + 'static {
         include: &Include,
     ) -> Result<Vec<(i64, StoredResource)>, Error>;
 
+    /// Streams every match of each query, in storage order, all from one consistent snapshot
+    /// (writes committed meanwhile are not seen). `visit` returns `false` to stop early.
+    /// Paging fields (`count`, `after`, `sort`) of the queries are ignored.
+    ///
+    /// # Errors
+    /// Fails when the backend fails, or with `visit`'s error.
+    fn scan(
+        &self,
+        queries: &[SearchQuery],
+        visit: &mut dyn FnMut(StoredResource) -> Result<bool, Error>,
+    ) -> Result<(), Error>;
+
     /// The backend's query plan for a search, one line per step (diagnostics and tests).
     ///
     /// # Errors

@@ -61,7 +61,13 @@ impl Server {
                 ..EngineOptions::default()
             },
         );
-        let mut config = ServerConfig::default();
+        let mut config = ServerConfig {
+            exports: Some(
+                medulla_bulk::Exports::open(dir.path().join("exports"), engine.clone())
+                    .expect("exports folder"),
+            ),
+            ..ServerConfig::default()
+        };
         if let Some(limit) = options.body_limit {
             config.body_limit = limit;
         }

@@ -24,6 +24,9 @@ pub struct SqliteOptions {
     pub synchronous_full: bool,
     /// Read connections open at most; further readers wait for one to be free.
     pub max_readers: usize,
+    /// Page cache of the write connection, in MiB. Bulk import raises it so that the search
+    /// indexes' B-tree pages it touches stay in memory; the bound holds whatever the input size.
+    pub writer_cache_mib: usize,
 }
 
 impl Default for SqliteOptions {
@@ -31,6 +34,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             synchronous_full: true,
             max_readers: 8,
+            writer_cache_mib: 16,
         }
     }
 }
@@ -74,7 +78,7 @@ impl SqliteStore {
         })?;
         let database_path = dir.join("medulla.db");
         let conn = Connection::open(&database_path)?;
-        schema::apply_pragmas(&conn, options.synchronous_full)?;
+        schema::apply_pragmas(&conn, options.synchronous_full, options.writer_cache_mib)?;
         schema::create(&conn)?;
         let (sender, receiver) = channel();
         let writer = std::thread::Builder::new()
@@ -200,6 +204,14 @@ impl Store for SqliteStore {
         include: &Include,
     ) -> Result<Vec<(i64, StoredResource)>, Error> {
         self.with_reader(|conn| queries::revinclude(conn, keys, include))
+    }
+
+    fn scan(
+        &self,
+        queries: &[SearchQuery],
+        visit: &mut dyn FnMut(StoredResource) -> Result<bool, Error>,
+    ) -> Result<(), Error> {
+        self.with_reader(|conn| queries::scan(conn, queries, visit))
     }
 
     fn explain(&self, query: &SearchQuery) -> Result<Vec<String>, Error> {

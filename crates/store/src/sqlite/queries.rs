@@ -299,3 +299,35 @@ pub(crate) fn explain(conn: &Connection, query: &SearchQuery) -> Result<Vec<Stri
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
+
+/// Streams the matches of `queries` inside one read transaction, so that all of them see the
+/// same snapshot.
+pub(crate) fn scan(
+    conn: &Connection,
+    queries: &[SearchQuery],
+    visit: &mut dyn FnMut(StoredResource) -> Result<bool, Error>,
+) -> Result<(), Error> {
+    const COLUMNS: &str =
+        "r0.res_type, r0.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
+    conn.execute_batch("BEGIN")?;
+    let result = (|| {
+        for query in queries {
+            let mut query = query.clone();
+            query.sort.clear();
+            query.after = None;
+            query.count = usize::MAX - 1;
+            let plan = choose_plan(conn, &query)?;
+            let sql = search_sql::page_query(&query, COLUMNS, plan);
+            let mut stmt = conn.prepare(&sql.text)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
+            while let Some(row) = rows.next()? {
+                if !visit(stored_from_row(row)?)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    })();
+    let _ = conn.execute_batch("COMMIT");
+    result
+}

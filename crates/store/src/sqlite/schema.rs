@@ -99,7 +99,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 );
 "#;
 
-pub(crate) fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqlite::Result<()> {
+pub(crate) fn apply_pragmas(
+    conn: &Connection,
+    synchronous_full: bool,
+    cache_mib: usize,
+) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(
         None,
@@ -108,9 +112,11 @@ pub(crate) fn apply_pragmas(conn: &Connection, synchronous_full: bool) -> rusqli
     )?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // 16 MiB page cache for the writer (negative = KiB); readers keep less and lean on the
-    // operating system's file cache, so resident memory does not grow with the reader count.
-    conn.pragma_update(None, "cache_size", -16384)?;
+    // The writer's page cache (16 MiB by default; negative = KiB); readers keep less and lean
+    // on the operating system's file cache, so resident memory does not grow with the reader
+    // count.
+    let cache_kib = i64::try_from(cache_mib.max(1).saturating_mul(1024)).unwrap_or(i64::MAX);
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     // Checkpoint the WAL every ~16 MiB instead of ~4 MiB: fewer, larger checkpoints during
     // bulk writes; readers are unaffected.
     conn.pragma_update(None, "wal_autocheckpoint", 4000)?;

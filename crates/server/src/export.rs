@@ -1,0 +1,230 @@
+//! The Bulk Data Access IG's HTTP protocol for `$export`: kick-off (`Prefer: respond-async`,
+//! 202 + `Content-Location`), status polling (202 with `X-Progress`/`Retry-After`, then the
+//! manifest), cancellation (DELETE) and file download.
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::handlers::params_of;
+use crate::negotiate;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use medulla_bulk::{ExportRequest, Exports, Level, Status};
+use medulla_engine::Error;
+use serde_json::json;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+fn exports(state: &AppState) -> Result<&Exports> {
+    state.config.exports.as_ref().ok_or_else(|| {
+        ApiError::Engine(Error::invalid(
+            None,
+            "bulk export is not enabled on this server",
+        ))
+    })
+}
+
+fn bulk_error(error: medulla_bulk::Error) -> ApiError {
+    match error {
+        medulla_bulk::Error::Engine(error) => ApiError::Engine(error),
+        medulla_bulk::Error::Invalid(message) => ApiError::Engine(Error::invalid(None, message)),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+async fn kick_off(state: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Result<Response> {
+    let exports = exports(&state)?.clone();
+    let respond_async = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split([',', ';']).any(|t| t.trim() == "respond-async"));
+    if !respond_async {
+        return Err(ApiError::BadRequest(
+            "$export runs asynchronously: send Prefer: respond-async".to_owned(),
+        ));
+    }
+    let mut request = ExportRequest {
+        level,
+        request_url: format!(
+            "{}{}",
+            state.engine.options().base_url.trim_end_matches("/fhir"),
+            uri
+        ),
+        ..ExportRequest::default()
+    };
+    for (name, value) in params_of(&uri) {
+        match name.as_str() {
+            "_type" => request.types.extend(
+                value
+                    .split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty()),
+            ),
+            "_since" => request.since = Some(value),
+            "_typeFilter" => request
+                .type_filters
+                .extend(value.split(',').map(str::to_owned)),
+            "_outputFormat"
+                if !matches!(
+                    value.as_str(),
+                    "application/fhir+ndjson" | "application/ndjson" | "ndjson"
+                ) =>
+            {
+                return Err(ApiError::Engine(Error::invalid(
+                    Some("_outputFormat"),
+                    format!(
+                        "_outputFormat {value:?} is not supported; use application/fhir+ndjson"
+                    ),
+                )));
+            }
+            "includeAssociatedData" | "_elements" | "patient" => {
+                return Err(ApiError::Engine(Error::invalid(
+                    Some(&name),
+                    format!("{name} is not supported by this server's $export"),
+                )));
+            }
+            _ => {}
+        }
+    }
+    let job = tokio::task::spawn_blocking(move || exports.start(request))
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?
+        .map_err(bulk_error)?;
+    let location = format!("{}/$export-status/{job}", state.engine.options().base_url);
+    let mut response = StatusCode::ACCEPTED.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LOCATION, value);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn export_system(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    kick_off(state, headers, uri, Level::System).await
+}
+
+pub(crate) async fn export_type(
+    State(state): State<AppState>,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    if resource_type != "Patient" {
+        return Err(ApiError::Engine(Error::invalid(
+            None,
+            format!("$export is defined on Patient and Group, not {resource_type}"),
+        )));
+    }
+    kick_off(state, headers, uri, Level::Patient).await
+}
+
+pub(crate) async fn export_instance(
+    State(state): State<AppState>,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    if resource_type != "Group" {
+        return Err(ApiError::Engine(Error::invalid(
+            None,
+            format!("instance-level $export is defined on Group, not {resource_type}"),
+        )));
+    }
+    kick_off(state, headers, uri, Level::Group(id)).await
+}
+
+pub(crate) async fn export_status(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let exports = exports(&state)?;
+    let job_state = exports
+        .state(&job)
+        .ok_or_else(|| ApiError::Engine(Error::NotFound(format!("export job {job:?}"))))?;
+    match &job_state.status {
+        Status::InProgress => {
+            let mut response = StatusCode::ACCEPTED.into_response();
+            let headers = response.headers_mut();
+            if let Ok(progress) = HeaderValue::from_str(&format!(
+                "in progress: {} resources written",
+                job_state.exported
+            )) {
+                headers.insert("x-progress", progress);
+            }
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Ok(response)
+        }
+        Status::Failed(reason) => Err(ApiError::Internal(format!("export {job} failed: {reason}"))),
+        Status::Completed => {
+            let base = &state.engine.options().base_url;
+            let output: Vec<serde_json::Value> = job_state
+                .output
+                .iter()
+                .map(|file| json!({"type": file.resource_type, "url": format!("{base}/$export-file/{job}/{}", file.name), "count": file.count}))
+                .collect();
+            let manifest = json!({
+                "transactionTime": job_state.transaction_time,
+                "request": job_state.request.request_url,
+                "requiresAccessToken": false,
+                "output": output,
+                "error": [],
+            });
+            let mut response = crate::respond::json_response(
+                StatusCode::OK,
+                serde_json::to_vec(&manifest).unwrap_or_default(),
+                &negotiated,
+            );
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
+    }
+}
+
+pub(crate) async fn export_cancel(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+) -> Result<Response> {
+    let exports = exports(&state)?.clone();
+    let removed = tokio::task::spawn_blocking(move || exports.cancel(&job))
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    if removed {
+        Ok(StatusCode::ACCEPTED.into_response())
+    } else {
+        Err(ApiError::Engine(Error::NotFound("export job".to_owned())))
+    }
+}
+
+pub(crate) async fn export_file(
+    State(state): State<AppState>,
+    Path((job, name)): Path<(String, String)>,
+) -> Result<Response> {
+    let exports = exports(&state)?;
+    let path = exports.file(&job, &name).ok_or_else(|| {
+        ApiError::Engine(Error::NotFound(format!(
+            "export file {name:?} of job {job:?}"
+        )))
+    })?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|error| ApiError::Internal(format!("opening export file: {error}")))?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+ndjson"),
+    );
+    Ok(response)
+}
