@@ -22,8 +22,10 @@
 //! # Ok(()) }
 //! ```
 
+mod import;
 mod job;
 
+pub use import::{ImportInput, ImportState, Imports};
 pub use job::{ExportRequest, Exports, JobState, Level, OutputFile, Status};
 
 /// What can go wrong with an export.

@@ -1,4 +1,5 @@
 //! An export left unfinished by a crash is resumed when the jobs folder is opened again.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use medulla_bulk::{ExportRequest, Exports, JobState, Level, Status};
 use std::sync::Arc;

@@ -20,6 +20,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Crud(args) => crud(args),
         BenchWhat::Fhirpath(args) => crate::bench_fhirpath::run(args),
         BenchWhat::Search(args) => crate::bench_search::run(args),
+        BenchWhat::Ingest(args) => crate::bench_ingest::run(args),
     }
 }
 

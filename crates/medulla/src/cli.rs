@@ -104,7 +104,7 @@ pub struct ImportArgs {
     #[arg(long, hide = true)]
     pub no_index: bool,
     /// The writer's SQLite page cache during import, MiB.
-    #[arg(long, env = "MEDULLA_IMPORT_CACHE_MIB", default_value_t = 256)]
+    #[arg(long, env = "MEDULLA_IMPORT_CACHE_MIB", default_value_t = 64)]
     pub cache_mib: usize,
 }
 
@@ -173,6 +173,9 @@ pub enum BenchWhat {
     Fhirpath(crate::bench_fhirpath::FhirpathBenchArgs),
     /// Search latency (p50/p99) on a generated population at about 10% and 100% of its size.
     Search(crate::bench_search::SearchBenchArgs),
+    /// Bulk NDJSON import with full indexing (resources/s, MB/s, peak RSS) at several sizes,
+    /// against parsing and inserting raw blobs into SQLite in the same run.
+    Ingest(crate::bench_ingest::IngestBenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_fhirpath;
+mod bench_ingest;
 mod bench_search;
 mod cli;
 mod export;

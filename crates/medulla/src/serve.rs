@@ -53,11 +53,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         let exports = medulla_bulk::Exports::open(args.data.data.join("exports"), engine.clone())
             .context("opening the exports folder")?;
+        // `$import` reads only files placed under the data directory's `import` folder.
+        let imports = medulla_bulk::Imports::open(
+            args.data.data.join("imports"),
+            args.data.data.join("import"),
+            engine.clone(),
+        )
+        .context("opening the import folders")?;
         let router = medulla_server::app(
             engine,
             medulla_server::ServerConfig {
                 body_limit: args.body_limit,
                 exports: Some(exports),
+                imports: Some(imports),
             },
         );
         tracing::info!(

@@ -228,3 +228,164 @@ pub(crate) async fn export_file(
     );
     Ok(response)
 }
+
+fn imports(state: &AppState) -> Result<&medulla_bulk::Imports> {
+    state.config.imports.as_ref().ok_or_else(|| {
+        ApiError::Engine(Error::invalid(
+            None,
+            "bulk import is not enabled on this server",
+        ))
+    })
+}
+
+/// `POST /$import` with a Parameters body: `input` parts (`type`, `url`) naming NDJSON files in
+/// the server's import folder; `inputFormat` must be NDJSON.
+pub(crate) async fn import_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response> {
+    let imports = imports(&state)?.clone();
+    let respond_async = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split([',', ';']).any(|t| t.trim() == "respond-async"));
+    if !respond_async {
+        return Err(ApiError::BadRequest(
+            "$import runs asynchronously: send Prefer: respond-async".to_owned(),
+        ));
+    }
+    let parameters: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::BadRequest(format!(
+            "the body is not a JSON Parameters resource: {error}"
+        ))
+    })?;
+    if parameters
+        .get("resourceType")
+        .and_then(serde_json::Value::as_str)
+        != Some("Parameters")
+    {
+        return Err(ApiError::BadRequest(
+            "$import takes a Parameters resource".to_owned(),
+        ));
+    }
+    let mut inputs = Vec::new();
+    for parameter in parameters
+        .get("parameter")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match parameter.get("name").and_then(serde_json::Value::as_str) {
+            Some("inputFormat") => {
+                let format = parameter
+                    .get("valueCode")
+                    .or_else(|| parameter.get("valueString"))
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("");
+                if !matches!(
+                    format,
+                    "application/fhir+ndjson" | "application/ndjson" | "ndjson"
+                ) {
+                    return Err(ApiError::Engine(Error::invalid(
+                        Some("inputFormat"),
+                        format!(
+                            "inputFormat {format:?} is not supported; use application/fhir+ndjson"
+                        ),
+                    )));
+                }
+            }
+            Some("input") => {
+                let part = |name: &str| {
+                    parameter
+                        .get("part")
+                        .and_then(serde_json::Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .find(|p| p.get("name").and_then(serde_json::Value::as_str) == Some(name))
+                        .and_then(|p| {
+                            ["valueCode", "valueUri", "valueUrl", "valueString"]
+                                .iter()
+                                .find_map(|key| p.get(*key))
+                                .and_then(serde_json::Value::as_str)
+                                .map(str::to_owned)
+                        })
+                };
+                let (Some(resource_type), Some(url)) = (part("type"), part("url")) else {
+                    return Err(ApiError::Engine(Error::invalid(
+                        Some("input"),
+                        "each input needs a type and a url part",
+                    )));
+                };
+                inputs.push(medulla_bulk::ImportInput { resource_type, url });
+            }
+            _ => {}
+        }
+    }
+    let job = tokio::task::spawn_blocking(move || imports.start(inputs))
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?
+        .map_err(bulk_error)?;
+    let location = format!("{}/$import-status/{job}", state.engine.options().base_url);
+    let mut response = StatusCode::ACCEPTED.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// `GET /$import-status/{job}`: 202 while running, then a manifest of what was loaded.
+pub(crate) async fn import_status(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    let job_state = imports(&state)?
+        .state(&job)
+        .ok_or_else(|| ApiError::Engine(Error::NotFound(format!("import job {job:?}"))))?;
+    match &job_state.status {
+        Status::InProgress => {
+            let written: u64 = job_state.written.values().sum();
+            let mut response = StatusCode::ACCEPTED.into_response();
+            if let Ok(progress) =
+                HeaderValue::from_str(&format!("in progress: {written} resources written"))
+            {
+                response.headers_mut().insert("x-progress", progress);
+            }
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Ok(response)
+        }
+        Status::Failed(reason) => Err(ApiError::Internal(format!("import {job} failed: {reason}"))),
+        Status::Completed => {
+            let output: Vec<serde_json::Value> = job_state
+                .inputs
+                .iter()
+                .map(|input| json!({"type": input.resource_type, "inputUrl": input.url, "count": job_state.written.get(&input.url).copied().unwrap_or(0)}))
+                .collect();
+            let errors: Vec<serde_json::Value> = job_state
+                .errors
+                .iter()
+                .map(|e| json!({"diagnostics": e}))
+                .collect();
+            let manifest = json!({
+                "transactionTime": job_state.transaction_time,
+                "output": output,
+                "unchanged": job_state.unchanged,
+                "errorCount": job_state.error_count,
+                "error": errors,
+            });
+            Ok(crate::respond::json_response(
+                StatusCode::OK,
+                serde_json::to_vec(&manifest).unwrap_or_default(),
+                &negotiated,
+            ))
+        }
+    }
+}

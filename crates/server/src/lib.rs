@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Bulk Data export jobs; `None` disables `$export`.
     pub exports: Option<medulla_bulk::Exports>,
+    /// Bulk import jobs; `None` disables `$import`.
+    pub imports: Option<medulla_bulk::Imports>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +51,7 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 16 * 1024 * 1024,
             exports: None,
+            imports: None,
         }
     }
 }
@@ -79,6 +82,8 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
         .route("/_history", get(system_history))
         .route("/$reindex", post(reindex_start))
         .route("/$export", get(export_system).post(export_system))
+        .route("/$import", post(import_start))
+        .route("/$import-status/{job}", get(import_status))
         .route(
             "/$export-status/{job}",
             get(export_status).delete(export_cancel),

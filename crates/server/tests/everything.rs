@@ -1,4 +1,5 @@
 //! Compartment search and `Patient/{id}/$everything`, paged.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! Bulk Data `$export` over HTTP: kick-off, polling, manifest, files, cancel, levels, filters.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! Custom SearchParameter resources take effect after `$reindex`.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod support;
 

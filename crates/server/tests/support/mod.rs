@@ -25,6 +25,9 @@ pub struct Server {
     runtime: Option<tokio::runtime::Runtime>,
     store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
+    /// Where `$import` reads its input files.
+    #[allow(dead_code)] // only the import tests use it
+    pub import_dir: std::path::PathBuf,
 }
 
 /// What a test can change about the server.
@@ -66,6 +69,14 @@ impl Server {
                 medulla_bulk::Exports::open(dir.path().join("exports"), engine.clone())
                     .expect("exports folder"),
             ),
+            imports: Some(
+                medulla_bulk::Imports::open(
+                    dir.path().join("imports"),
+                    dir.path().join("import"),
+                    engine.clone(),
+                )
+                .expect("import folders"),
+            ),
             ..ServerConfig::default()
         };
         if let Some(limit) = options.body_limit {
@@ -82,6 +93,7 @@ impl Server {
             shutdown: Some(shutdown),
             runtime: Some(runtime),
             store,
+            import_dir: dir.path().join("import"),
             _dir: dir,
         }
     }
