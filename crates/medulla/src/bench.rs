@@ -21,6 +21,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Fhirpath(args) => crate::bench_fhirpath::run(args),
         BenchWhat::Search(args) => crate::bench_search::run(args),
         BenchWhat::Ingest(args) => crate::bench_ingest::run(args),
+        BenchWhat::Export(args) => crate::bench_export::run(args),
     }
 }
 

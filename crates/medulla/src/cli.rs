@@ -82,7 +82,7 @@ pub struct ImportArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Resources per write batch for NDJSON and collection Bundles.
-    #[arg(long, env = "MEDULLA_IMPORT_BATCH", default_value_t = 500)]
+    #[arg(long, env = "MEDULLA_IMPORT_BATCH", default_value_t = 2000)]
     pub batch: usize,
     /// Hide the progress bar.
     #[arg(long)]
@@ -176,6 +176,8 @@ pub enum BenchWhat {
     /// Bulk NDJSON import with full indexing (resources/s, MB/s, peak RSS) at several sizes,
     /// against parsing and inserting raw blobs into SQLite in the same run.
     Ingest(crate::bench_ingest::IngestBenchArgs),
+    /// System-level `$export` of an existing store (MB/s of NDJSON), against raw SQLite reads.
+    Export(crate::bench_export::ExportBenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -28,9 +28,15 @@ use tokio::sync::Semaphore;
 /// Write jobs in flight at once; enough to fill group commits.
 const IN_FLIGHT: usize = 16;
 
-/// NDJSON batches alive at once (read, parsed, or waiting for their commit). With the default
-/// batch of 1000 lines this bounds the pipeline to a few tens of thousands of resources.
-const BATCHES_ALIVE: usize = 32;
+/// NDJSON resources alive at once (read, parsed, or waiting for their commit), in batches of
+/// `--batch`: this bounds the pipeline's memory whatever the input size.
+const RESOURCES_ALIVE: usize = 24_000;
+
+/// Batches alive at once for a batch size: at least 4, so that reading, parsing and writing
+/// overlap.
+fn batches_alive(batch: usize) -> usize {
+    (RESOURCES_ALIVE / batch.max(1)).max(4)
+}
 
 #[derive(Default)]
 struct Counters {
@@ -415,7 +421,7 @@ fn import_ndjson(context: &Context, file: &Path) -> anyhow::Result<()> {
     let (parsed_sender, parsed_receiver) = sync_channel::<ParsedBatch>(context.threads * 2);
     // One token per batch alive: the reader takes one before reading a batch, and the batch
     // gives it back once written (or dropped).
-    let (token_sender, token_receiver) = sync_channel::<()>(BATCHES_ALIVE);
+    let (token_sender, token_receiver) = sync_channel::<()>(batches_alive(context.batch));
     std::thread::scope(|scope| {
         let read =
             scope.spawn(move || read_batches(reader, context.batch, &raw_sender, &token_sender));

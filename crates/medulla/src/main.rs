@@ -2,6 +2,7 @@
 //! the library crates. No FHIR logic lives here.
 
 mod bench;
+mod bench_export;
 mod bench_fhirpath;
 mod bench_ingest;
 mod bench_search;

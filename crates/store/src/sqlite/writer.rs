@@ -48,14 +48,17 @@ impl WriteTx for SqliteWriteTx<'_> {
         }
         let version = i64::try_from(new.version).unwrap_or(i64::MAX);
         let deleted = i64::from(new.body.is_none());
+        // A new resource's row is inserted with its final values, so that only `version_seq`
+        // (not indexed) changes afterwards: updating `last_updated`/`deleted` would rewrite its
+        // entries in two indexes.
         let res_key = match existing {
             Some((res_key, _)) => res_key,
             None => {
                 conn.prepare_cached(
                     "INSERT INTO resources (res_type, res_id, version, last_updated, deleted, version_seq) \
-                     VALUES (?1, ?2, 0, 0, 0, 0)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, 0)",
                 )?
-                .execute((new.resource_type, new.id))?;
+                .execute((new.resource_type, new.id, version, new.last_updated.0, deleted))?;
                 conn.last_insert_rowid()
             }
         };
@@ -72,11 +75,16 @@ impl WriteTx for SqliteWriteTx<'_> {
             new.body,
         ))?;
         let seq = conn.last_insert_rowid();
-        conn.prepare_cached(
-            "UPDATE resources SET version = ?2, last_updated = ?3, deleted = ?4, version_seq = ?5 \
-             WHERE res_key = ?1",
-        )?
-        .execute((res_key, version, new.last_updated.0, deleted, seq))?;
+        if existing.is_some() {
+            conn.prepare_cached(
+                "UPDATE resources SET version = ?2, last_updated = ?3, deleted = ?4, version_seq = ?5 \
+                 WHERE res_key = ?1",
+            )?
+            .execute((res_key, version, new.last_updated.0, deleted, seq))?;
+        } else {
+            conn.prepare_cached("UPDATE resources SET version_seq = ?2 WHERE res_key = ?1")?
+                .execute((res_key, seq))?;
+        }
         if existing.is_some() {
             index_rows::delete(conn, res_key)?;
         }
