@@ -46,11 +46,7 @@ async fn kick_off(state: AppState, headers: HeaderMap, uri: Uri, level: Level) -
     }
     let mut request = ExportRequest {
         level,
-        request_url: format!(
-            "{}{}",
-            state.engine.options().base_url.trim_end_matches("/fhir"),
-            uri
-        ),
+        request_url: format!("{}{}", state.engine.options().base_url, uri),
         ..ExportRequest::default()
     };
     for (name, value) in params_of(&uri) {

@@ -86,6 +86,7 @@ fn system_patient_and_group_exports_round_trip() {
     // System level: everything current, nothing deleted, content as stored.
     let manifest = export(&server, "$export");
     assert_eq!(manifest["requiresAccessToken"], false);
+    assert_eq!(manifest["request"], format!("{}/$export", server.base));
     assert!(manifest["transactionTime"].as_str().unwrap().ends_with('Z'));
     let exported = download(&server, &manifest);
     assert_eq!(exported["Patient"].len(), 2);
