@@ -82,7 +82,7 @@ pub struct ImportArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Resources per write batch for NDJSON and collection Bundles.
-    #[arg(long, env = "MEDULLA_IMPORT_BATCH", default_value_t = 2000)]
+    #[arg(long, env = "MEDULLA_IMPORT_BATCH", default_value_t = 1000)]
     pub batch: usize,
     /// Hide the progress bar.
     #[arg(long)]

@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
@@ -30,7 +30,7 @@ const IN_FLIGHT: usize = 16;
 
 /// NDJSON resources alive at once (read, parsed, or waiting for their commit), in batches of
 /// `--batch`: this bounds the pipeline's memory whatever the input size.
-const RESOURCES_ALIVE: usize = 24_000;
+const RESOURCES_ALIVE: usize = 16_000;
 
 /// Batches alive at once for a batch size: at least 4, so that reading, parsing and writing
 /// overlap.
@@ -562,7 +562,24 @@ fn write_in_order(
             }
         }
     };
-    'batches: for batch in &parsed {
+    'batches: loop {
+        // Never block on the workers while writes are pending: waiting for the oldest write
+        // instead gives its token back, which the reader may need to go on.
+        let batch = match parsed.try_recv() {
+            Ok(batch) => batch,
+            Err(TryRecvError::Empty) if !writes.is_empty() => {
+                if let Some(error) = finish_one(&mut writes) {
+                    failure = Some(error);
+                    break 'batches;
+                }
+                continue;
+            }
+            Err(TryRecvError::Empty) => match parsed.recv() {
+                Ok(batch) => batch,
+                Err(_) => break,
+            },
+            Err(TryRecvError::Disconnected) => break,
+        };
         waiting.insert(batch.seq, batch);
         while let Some(batch) = waiting.remove(&next) {
             next += 1;
