@@ -32,18 +32,25 @@ fn bulk_error(error: medulla_bulk::Error) -> ApiError {
     }
 }
 
-async fn kick_off(state: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Result<Response> {
-    let exports = exports(&state)?.clone();
+/// Bulk operations run as background jobs: the client must say it accepts that.
+fn require_async(headers: &HeaderMap, operation: &str) -> Result<()> {
     let respond_async = headers
         .get_all("prefer")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.split([',', ';']).any(|t| t.trim() == "respond-async"));
-    if !respond_async {
-        return Err(ApiError::BadRequest(
-            "$export runs asynchronously: send Prefer: respond-async".to_owned(),
-        ));
+    if respond_async {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{operation} runs asynchronously: send Prefer: respond-async"
+        )))
     }
+}
+
+async fn kick_off(state: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Result<Response> {
+    let exports = exports(&state)?.clone();
+    require_async(&headers, "$export")?;
     let mut request = ExportRequest {
         level,
         request_url: format!("{}{}", state.engine.options().base_url, uri),
@@ -242,16 +249,7 @@ pub(crate) async fn import_start(
     body: axum::body::Bytes,
 ) -> Result<Response> {
     let imports = imports(&state)?.clone();
-    let respond_async = headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split([',', ';']).any(|t| t.trim() == "respond-async"));
-    if !respond_async {
-        return Err(ApiError::BadRequest(
-            "$import runs asynchronously: send Prefer: respond-async".to_owned(),
-        ));
-    }
+    require_async(&headers, "$import")?;
     let parameters: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
         ApiError::BadRequest(format!(
             "the body is not a JSON Parameters resource: {error}"
