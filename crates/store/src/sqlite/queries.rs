@@ -220,33 +220,7 @@ pub(crate) fn include(
     keys: &[i64],
     include: &Include,
 ) -> Result<Vec<(i64, StoredResource)>, Error> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Keys are integers from our own tables, so listing them inline is safe.
-    let mut sql = format!(
-        "SELECT DISTINCT {VERSION_COLUMNS}, r.res_key FROM idx_reference x \
-         JOIN resources r ON r.res_type = x.target_type AND r.res_id = x.target_id \
-         JOIN versions v ON v.seq = r.version_seq \
-         WHERE x.res_key IN ({}) AND r.deleted = 0 AND x.res_type = ?",
-        keys_list(keys)
-    );
-    let mut params: Vec<Value> = vec![Value::Text(include.source_type.clone())];
-    if let Some(param) = &include.param {
-        sql.push_str(" AND x.param = ?");
-        params.push(Value::Text(param.clone()));
-    }
-    if let Some(target) = &include.target_type {
-        sql.push_str(" AND x.target_type = ?");
-        params.push(Value::Text(target.clone()));
-    }
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(params), |row| {
-            Ok((row.get::<_, i64>(7)?, stored_from_row(row)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    linked(conn, keys, include, false)
 }
 
 /// Resources of `include.source_type` that refer to the resources with `keys` through its
@@ -256,15 +230,36 @@ pub(crate) fn revinclude(
     keys: &[i64],
     include: &Include,
 ) -> Result<Vec<(i64, StoredResource)>, Error> {
+    linked(conn, keys, include, true)
+}
+
+/// Follows reference rows `x` (of `include.source_type`, optionally one parameter and one
+/// target type) forward from the resources with `keys` (`_include`) or backward to them
+/// (`_revinclude`), returning the current resources at the other end.
+fn linked(
+    conn: &Connection,
+    keys: &[i64],
+    include: &Include,
+    reverse: bool,
+) -> Result<Vec<(i64, StoredResource)>, Error> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = format!(
-        "SELECT DISTINCT {VERSION_COLUMNS}, r.res_key FROM resources t \
+    let joins = if reverse {
+        // `t` are the given resources, `r` the ones referring to them.
+        "FROM resources t \
          JOIN idx_reference x ON x.target_type = t.res_type AND x.target_id = t.res_id \
-         JOIN resources r ON r.res_key = x.res_key \
+         JOIN resources r ON r.res_key = x.res_key"
+    } else {
+        "FROM idx_reference x \
+         JOIN resources r ON r.res_type = x.target_type AND r.res_id = x.target_id"
+    };
+    let given = if reverse { "t.res_key" } else { "x.res_key" };
+    // Keys are integers from our own tables, so listing them inline is safe.
+    let mut sql = format!(
+        "SELECT DISTINCT {VERSION_COLUMNS}, r.res_key {joins} \
          JOIN versions v ON v.seq = r.version_seq \
-         WHERE t.res_key IN ({}) AND r.deleted = 0 AND x.res_type = ?",
+         WHERE {given} IN ({}) AND r.deleted = 0 AND x.res_type = ?",
         keys_list(keys)
     );
     let mut params: Vec<Value> = vec![Value::Text(include.source_type.clone())];
@@ -273,7 +268,7 @@ pub(crate) fn revinclude(
         params.push(Value::Text(param.clone()));
     }
     if let Some(target) = &include.target_type {
-        sql.push_str(" AND t.res_type = ?");
+        sql.push_str(" AND x.target_type = ?");
         params.push(Value::Text(target.clone()));
     }
     let mut stmt = conn.prepare(&sql)?;
