@@ -32,6 +32,30 @@ fn bulk_error(error: medulla_bulk::Error) -> ApiError {
     }
 }
 
+/// `202 Accepted` pointing at a job's status URL.
+fn accepted(location: &str) -> Response {
+    let mut response = StatusCode::ACCEPTED.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LOCATION, value);
+    }
+    response
+}
+
+/// `202 Accepted` for a status poll of a running job: progress and when to ask again.
+fn in_progress(written: u64) -> Response {
+    let mut response = StatusCode::ACCEPTED.into_response();
+    let headers = response.headers_mut();
+    if let Ok(progress) =
+        HeaderValue::from_str(&format!("in progress: {written} resources written"))
+    {
+        headers.insert("x-progress", progress);
+    }
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    response
+}
+
 /// Bulk operations run as background jobs: the client must say it accepts that.
 fn require_async(headers: &HeaderMap, operation: &str) -> Result<()> {
     let respond_async = headers
@@ -94,14 +118,10 @@ async fn kick_off(state: AppState, headers: HeaderMap, uri: Uri, level: Level) -
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?
         .map_err(bulk_error)?;
-    let location = format!("{}/$export-status/{job}", state.engine.options().base_url);
-    let mut response = StatusCode::ACCEPTED.into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LOCATION, value);
-    }
-    Ok(response)
+    Ok(accepted(&format!(
+        "{}/$export-status/{job}",
+        state.engine.options().base_url
+    )))
 }
 
 pub(crate) async fn export_system(
@@ -154,18 +174,7 @@ pub(crate) async fn export_status(
         .state(&job)
         .ok_or_else(|| ApiError::Engine(Error::NotFound(format!("export job {job:?}"))))?;
     match &job_state.status {
-        Status::InProgress => {
-            let mut response = StatusCode::ACCEPTED.into_response();
-            let headers = response.headers_mut();
-            if let Ok(progress) = HeaderValue::from_str(&format!(
-                "in progress: {} resources written",
-                job_state.exported
-            )) {
-                headers.insert("x-progress", progress);
-            }
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            Ok(response)
-        }
+        Status::InProgress => Ok(in_progress(job_state.exported)),
         Status::Failed(reason) => Err(ApiError::Internal(format!("export {job} failed: {reason}"))),
         Status::Completed => {
             let base = &state.engine.options().base_url;
@@ -321,14 +330,10 @@ pub(crate) async fn import_start(
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?
         .map_err(bulk_error)?;
-    let location = format!("{}/$import-status/{job}", state.engine.options().base_url);
-    let mut response = StatusCode::ACCEPTED.into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LOCATION, value);
-    }
-    Ok(response)
+    Ok(accepted(&format!(
+        "{}/$import-status/{job}",
+        state.engine.options().base_url
+    )))
 }
 
 /// `GET /$import-status/{job}`: 202 while running, then a manifest of what was loaded.
@@ -345,16 +350,7 @@ pub(crate) async fn import_status(
     match &job_state.status {
         Status::InProgress => {
             let written: u64 = job_state.written.values().sum();
-            let mut response = StatusCode::ACCEPTED.into_response();
-            if let Ok(progress) =
-                HeaderValue::from_str(&format!("in progress: {written} resources written"))
-            {
-                response.headers_mut().insert("x-progress", progress);
-            }
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            Ok(response)
+            Ok(in_progress(written))
         }
         Status::Failed(reason) => Err(ApiError::Internal(format!("import {job} failed: {reason}"))),
         Status::Completed => {
