@@ -197,7 +197,8 @@ fn kill_9_mid_import_then_rerun_stores_each_resource_once() {
     assert_eq!(
         count(
             &conn,
-            "SELECT count(DISTINCT res_key) FROM idx_token WHERE res_type = 'Patient' AND param = 'gender'"
+            "SELECT count(DISTINCT res_key) FROM idx_token WHERE pid = \
+             (SELECT pid FROM params WHERE res_type = 'Patient' AND code = 'gender')"
         ),
         patients
     );

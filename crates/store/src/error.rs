@@ -33,6 +33,17 @@ pub enum Error {
     /// A commit failed; the job's work was not kept.
     #[error("commit failed: {0}")]
     CommitFailed(String),
+    /// The data directory was written by a build with another storage layout.
+    #[error(
+        "the data directory has storage layout version {found}, this build reads version {expected}: \
+         export it with the build that wrote it and import the files into a new directory"
+    )]
+    SchemaVersion {
+        /// The directory's layout version.
+        found: i64,
+        /// The layout this build reads and writes.
+        expected: i64,
+    },
     /// A pagination cursor or other opaque token was malformed.
     #[error("invalid cursor {0:?}")]
     InvalidCursor(String),

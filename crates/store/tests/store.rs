@@ -229,3 +229,36 @@ fn data_survives_reopen() {
         Some(1)
     );
 }
+
+#[test]
+fn a_store_of_another_layout_version_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("medulla.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE resources (x); PRAGMA user_version = 2;")
+            .unwrap();
+    }
+    let error = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::SchemaVersion {
+                found: 2,
+                expected: 3
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("export it with the build that wrote it")
+    );
+    // Nothing was created in the old database.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(tables, 1);
+}

@@ -1,5 +1,6 @@
 //! Writing and removing a resource's search-index rows.
 
+use super::params::ParamIds;
 use crate::{CompositeValue, Error, IndexRows};
 use rusqlite::Connection;
 
@@ -23,30 +24,32 @@ pub(crate) fn delete(conn: &Connection, res_key: i64) -> Result<(), Error> {
     Ok(())
 }
 
-/// Inserts the index rows of `res_key`.
+/// Inserts the index rows of `res_key`, which has none yet.
 pub(crate) fn insert(
     conn: &Connection,
+    params: &mut ParamIds,
     res_key: i64,
     res_type: &str,
     rows: &IndexRows,
 ) -> Result<(), Error> {
+    let mut pid = |code: &str| params.get_or_create(conn, res_type, code);
     if !rows.strings.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_string (res_key, res_type, param, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO idx_string (res_key, pid, ord, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        for row in &rows.strings {
-            insert.execute((res_key, res_type, &row.param, &row.normalized, &row.exact))?;
+        for (ord, row) in (0_i64..).zip(&rows.strings) {
+            insert.execute((res_key, pid(&row.param)?, ord, &row.normalized, &row.exact))?;
         }
     }
     if !rows.tokens.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_token (res_key, res_type, param, system, code, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO idx_token (res_key, pid, ord, system, code, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for row in &rows.tokens {
+        for (ord, row) in (0_i64..).zip(&rows.tokens) {
             insert.execute((
                 res_key,
-                res_type,
-                &row.param,
+                pid(&row.param)?,
+                ord,
                 &row.system,
                 &row.code,
                 &row.text,
@@ -55,30 +58,30 @@ pub(crate) fn insert(
     }
     if !rows.dates.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_date (res_key, res_type, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO idx_date (res_key, pid, ord, low, high) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        for row in &rows.dates {
-            insert.execute((res_key, res_type, &row.param, row.low, row.high))?;
+        for (ord, row) in (0_i64..).zip(&rows.dates) {
+            insert.execute((res_key, pid(&row.param)?, ord, row.low, row.high))?;
         }
     }
     if !rows.numbers.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_number (res_key, res_type, param, value) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO idx_number (res_key, pid, ord, value) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for row in &rows.numbers {
-            insert.execute((res_key, res_type, &row.param, row.value))?;
+        for (ord, row) in (0_i64..).zip(&rows.numbers) {
+            insert.execute((res_key, pid(&row.param)?, ord, row.value))?;
         }
     }
     if !rows.quantities.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_quantity (res_key, res_type, param, value, system, code, canonical_value, canonical_code) \
+            "INSERT INTO idx_quantity (res_key, pid, ord, value, system, code, canonical_value, canonical_code) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        for row in &rows.quantities {
+        for (ord, row) in (0_i64..).zip(&rows.quantities) {
             insert.execute((
                 res_key,
-                res_type,
-                &row.param,
+                pid(&row.param)?,
+                ord,
                 row.value,
                 &row.system,
                 &row.code,
@@ -89,14 +92,14 @@ pub(crate) fn insert(
     }
     if !rows.references.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_reference (res_key, res_type, param, target_type, target_id, target_version, url) \
+            "INSERT INTO idx_reference (res_key, pid, ord, target_type, target_id, target_version, url) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for row in &rows.references {
+        for (ord, row) in (0_i64..).zip(&rows.references) {
             insert.execute((
                 res_key,
-                res_type,
-                &row.param,
+                pid(&row.param)?,
+                ord,
                 &row.target_type,
                 &row.target_id,
                 &row.target_version,
@@ -106,19 +109,19 @@ pub(crate) fn insert(
     }
     if !rows.uris.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_uri (res_key, res_type, param, uri) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO idx_uri (res_key, pid, ord, uri) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for row in &rows.uris {
-            insert.execute((res_key, res_type, &row.param, &row.uri))?;
+        for (ord, row) in (0_i64..).zip(&rows.uris) {
+            insert.execute((res_key, pid(&row.param)?, ord, &row.uri))?;
         }
     }
     if !rows.composites.is_empty() {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_composite (res_key, res_type, param, system, code, v_system, v_code, v_value, \
+            "INSERT INTO idx_composite (res_key, pid, ord, system, code, v_system, v_code, v_value, \
              v_canonical_value, v_canonical_code, v_low, v_high, v_text) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
-        for row in &rows.composites {
+        for (ord, row) in (0_i64..).zip(&rows.composites) {
             let (
                 mut v_system,
                 mut v_code,
@@ -147,8 +150,8 @@ pub(crate) fn insert(
             }
             insert.execute(rusqlite::params![
                 res_key,
-                res_type,
-                &row.param,
+                pid(&row.param)?,
+                ord,
                 &row.system,
                 &row.code,
                 v_system,

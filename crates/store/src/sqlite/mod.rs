@@ -1,6 +1,7 @@
 //! The embedded SQLite backend.
 
 mod index_rows;
+mod params;
 mod queries;
 mod schema;
 mod search_sql;

@@ -248,7 +248,7 @@ fn linked(
     let joins = if reverse {
         // `t` are the given resources, `r` the ones referring to them.
         "FROM resources t \
-         JOIN idx_reference x ON x.target_type = t.res_type AND x.target_id = t.res_id \
+         JOIN idx_reference x ON x.target_id = t.res_id AND x.target_type = t.res_type \
          JOIN resources r ON r.res_key = x.res_key"
     } else {
         "FROM idx_reference x \
@@ -259,14 +259,16 @@ fn linked(
     let mut sql = format!(
         "SELECT DISTINCT {VERSION_COLUMNS}, r.res_key {joins} \
          JOIN versions v ON v.seq = r.version_seq \
-         WHERE {given} IN ({}) AND r.deleted = 0 AND x.res_type = ?",
+         WHERE {given} IN ({}) AND r.deleted = 0 AND x.target_id IS NOT NULL \
+         AND x.pid IN (SELECT pid FROM params WHERE res_type = ?",
         keys_list(keys)
     );
     let mut params: Vec<Value> = vec![Value::Text(include.source_type.clone())];
     if let Some(param) = &include.param {
-        sql.push_str(" AND x.param = ?");
+        sql.push_str(" AND code = ?");
         params.push(Value::Text(param.clone()));
     }
+    sql.push(')');
     if let Some(target) = &include.target_type {
         sql.push_str(" AND x.target_type = ?");
         params.push(Value::Text(target.clone()));

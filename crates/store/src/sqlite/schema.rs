@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 /// Bumped whenever the schema changes incompatibly.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// `resources` has one row per logical resource pointing at its current version; `versions`
 /// keeps every version (bodies included) in commit order; `idx_*` tables hold search values of
@@ -35,63 +35,82 @@ CREATE UNIQUE INDEX IF NOT EXISTS versions_by_resource ON versions (res_key, ver
 CREATE INDEX IF NOT EXISTS versions_by_type ON versions (res_type, seq);
 CREATE INDEX IF NOT EXISTS versions_by_time ON versions (last_updated);
 
-CREATE TABLE IF NOT EXISTS idx_string (
-    res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
-    normalized TEXT NOT NULL, exact TEXT NOT NULL
+-- Search parameters by resource type and code; index rows name them by `pid`, which keeps
+-- their keys short and their comparisons integer ones.
+CREATE TABLE IF NOT EXISTS params (
+    pid      INTEGER PRIMARY KEY,
+    res_type TEXT NOT NULL,
+    code     TEXT NOT NULL,
+    UNIQUE (res_type, code)
 );
-CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (res_type, param, normalized);
-CREATE INDEX IF NOT EXISTS idx_string_resource ON idx_string (res_key, param);
+CREATE INDEX IF NOT EXISTS params_by_code ON params (code);
+
+-- Index tables are clustered by resource (`res_key`, `pid`, `ord`: appended in import order,
+-- found by resource for sorting and for replacing a resource's rows) and carry one value index
+-- each. `ord` numbers a resource's rows in one table.
+CREATE TABLE IF NOT EXISTS idx_string (
+    res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
+    normalized TEXT NOT NULL, exact TEXT NOT NULL,
+    PRIMARY KEY (res_key, pid, ord)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (pid, normalized);
 
 CREATE TABLE IF NOT EXISTS idx_token (
-    res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
-    system TEXT, code TEXT, text TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token (res_type, param, code, system, res_key);
-CREATE INDEX IF NOT EXISTS idx_token_resource ON idx_token (res_key, param);
+    res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
+    system TEXT, code TEXT, text TEXT,
+    PRIMARY KEY (res_key, pid, ord)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token (pid, code, system);
 
 CREATE TABLE IF NOT EXISTS idx_date (
-    res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
-    low INTEGER NOT NULL, high INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS idx_date_value ON idx_date (res_type, param, low, high);
-CREATE INDEX IF NOT EXISTS idx_date_resource ON idx_date (res_key, param);
+    res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
+    low INTEGER NOT NULL, high INTEGER NOT NULL,
+    PRIMARY KEY (res_key, pid, ord)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_date_value ON idx_date (pid, low, high);
 
 CREATE TABLE IF NOT EXISTS idx_number (
-    res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, value REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS idx_number_value ON idx_number (res_type, param, value);
-CREATE INDEX IF NOT EXISTS idx_number_resource ON idx_number (res_key, param);
+    res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (res_key, pid, ord)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_number_value ON idx_number (pid, value);
 
 CREATE TABLE IF NOT EXISTS idx_quantity (
-    res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
-    value REAL NOT NULL, system TEXT, code TEXT, canonical_value REAL, canonical_code TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_quantity_canonical ON idx_quantity (res_type, param, canonical_code, canonical_value);
-CREATE INDEX IF NOT EXISTS idx_quantity_written ON idx_quantity (res_type, param, code, value);
-CREATE INDEX IF NOT EXISTS idx_quantity_resource ON idx_quantity (res_key, param);
+    res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
+    value REAL NOT NULL, system TEXT, code TEXT, canonical_value REAL, canonical_code TEXT,
+    PRIMARY KEY (res_key, pid, ord)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_quantity_canonical ON idx_quantity (pid, canonical_code, canonical_value)
+    WHERE canonical_code IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_quantity_written ON idx_quantity (pid, code, value);
 
+-- A reference row is either local (`target_type`/`target_id`) or absolute (`url`); each kind
+-- has its own partial index, so no row pays for the other's.
 CREATE TABLE IF NOT EXISTS idx_reference (
-    res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
-    target_type TEXT, target_id TEXT, target_version TEXT, url TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (target_id, target_type, param, res_type);
-CREATE INDEX IF NOT EXISTS idx_reference_url ON idx_reference (url, param, res_type);
-CREATE INDEX IF NOT EXISTS idx_reference_resource ON idx_reference (res_key, param);
+    res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
+    target_type TEXT, target_id TEXT, target_version TEXT, url TEXT,
+    PRIMARY KEY (res_key, pid, ord)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (target_id, target_type, pid)
+    WHERE target_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_reference_url ON idx_reference (url, pid) WHERE url IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS idx_uri (
-    res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL, uri TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (res_type, param, uri);
-CREATE INDEX IF NOT EXISTS idx_uri_resource ON idx_uri (res_key, param);
+    res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
+    uri TEXT NOT NULL,
+    PRIMARY KEY (res_key, pid, ord)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (pid, uri);
 
 CREATE TABLE IF NOT EXISTS idx_composite (
-    res_key INTEGER NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
+    res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
     system TEXT, code TEXT,
     v_system TEXT, v_code TEXT, v_value REAL, v_canonical_value REAL, v_canonical_code TEXT,
-    v_low INTEGER, v_high INTEGER, v_text TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_composite_value ON idx_composite (res_type, param, code, system);
-CREATE INDEX IF NOT EXISTS idx_composite_resource ON idx_composite (res_key, param);
+    v_low INTEGER, v_high INTEGER, v_text TEXT,
+    PRIMARY KEY (res_key, pid, ord)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_composite_value ON idx_composite (pid, code, system);
 
 -- Full text: rowid is the resource's res_key; nothing but the index is stored.
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
@@ -124,9 +143,18 @@ pub(crate) fn apply_pragmas(
     Ok(())
 }
 
-pub(crate) fn create(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(SCHEMA)?;
+/// Creates the schema in a new database, or checks an existing one's version.
+pub(crate) fn create(conn: &Connection) -> Result<(), crate::Error> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version != 0 && version != SCHEMA_VERSION {
+        // Older layouts are not converted in place: a half-converted store would be worse
+        // than a clear refusal. Export with the build that wrote it, then import.
+        return Err(crate::Error::SchemaVersion {
+            found: version,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    conn.execute_batch(SCHEMA)?;
     if version == 0 {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }

@@ -88,23 +88,38 @@ fn open_index(
                 "EXISTS (SELECT 1 FROM {} x WHERE x.res_key = r{depth}.res_key AND ",
                 table(kind)
             ));
-            sql.push("x.param = ").bind(param.to_owned());
-            return;
         }
         Form::Estimate => {
             sql.push(&format!("(SELECT 1 FROM {} x WHERE ", table(kind)));
         }
     }
+    push_param_ids(sql, "x.pid", types, param);
+}
+
+/// Appends "`column` is the id of parameter `code` of one of `types`" (of any type when
+/// `types` is empty). The subquery does not depend on the outer row, so SQLite runs it once.
+fn push_param_ids(sql: &mut Sql, column: &str, types: &[String], code: &str) {
     match types {
-        [] => {}
         [only] => {
-            sql.push("x.res_type = ").bind(only.clone()).push(" AND ");
+            sql.push(&format!(
+                "{column} = (SELECT pid FROM params WHERE res_type = "
+            ))
+            .bind(only.clone())
+            .push(" AND code = ")
+            .bind(code.to_owned())
+            .push(")");
         }
         many => {
-            sql.push("x.res_type IN (").bind_list(many).push(") AND ");
+            sql.push(&format!(
+                "{column} IN (SELECT pid FROM params WHERE code = "
+            ))
+            .bind(code.to_owned());
+            if !many.is_empty() {
+                sql.push(" AND res_type IN (").bind_list(many).push(")");
+            }
+            sql.push(")");
         }
     }
-    sql.push("x.param = ").bind(param.to_owned());
 }
 
 /// Appends the comparison of a range column pair `[low, high)` against the search range.
@@ -518,19 +533,14 @@ fn push_predicate(
         Predicate::Chain { param, query } => {
             let inner = depth + 1;
             open_index(sql, depth, IndexKind::Reference, types, param, form);
-            sql.push(&format!(" AND (x.target_type, x.target_id) IN (SELECT r{inner}.res_type, r{inner}.res_id FROM resources r{inner} WHERE "));
+            sql.push(&format!(" AND x.target_id IS NOT NULL AND (x.target_type, x.target_id) IN (SELECT r{inner}.res_type, r{inner}.res_id FROM resources r{inner} WHERE "));
             push_where(sql, inner, query, Plan::AllIn);
             sql.push("))");
         }
         Predicate::Has { param, query } => {
             let inner = depth + 1;
-            sql.push(&format!("({r}.res_type, {r}.res_id) IN (SELECT h.target_type, h.target_id FROM idx_reference h WHERE h.param = "))
-                .bind(param.clone());
-            if !query.resource_types.is_empty() {
-                sql.push(" AND h.res_type IN (")
-                    .bind_list(&query.resource_types)
-                    .push(")");
-            }
+            sql.push(&format!("({r}.res_type, {r}.res_id) IN (SELECT h.target_type, h.target_id FROM idx_reference h WHERE h.target_id IS NOT NULL AND "));
+            push_param_ids(sql, "h.pid", &query.resource_types, param);
             sql.push(&format!(
                 " AND h.res_key IN (SELECT r{inner}.res_key FROM resources r{inner} WHERE "
             ));
@@ -558,7 +568,7 @@ fn push_predicate(
                  JOIN resources lr ON lr.res_key = l.res_key WHERE lr.res_type = 'List' AND lr.deleted = 0 AND lr.res_id = "
             ))
             .bind(list_id.clone())
-            .push(" AND l.param = 'item')");
+            .push(" AND l.pid = (SELECT pid FROM params WHERE res_type = 'List' AND code = 'item'))");
         }
     }
 }
@@ -665,9 +675,13 @@ fn sort_expression(key: &SortKey) -> Sql {
                 (IndexKind::Uri, _) => "uri",
                 (IndexKind::Composite, _) => "code",
             };
-            sql.push(&format!("(SELECT {aggregate}({column}) FROM {} s WHERE s.res_key = r0.res_key AND s.param = ", table(kind)))
-                .bind(key.param.clone())
-                .push(")");
+            // The resource fixes the type, so the parameter's ids of every type can be listed.
+            sql.push(&format!(
+                "(SELECT {aggregate}({column}) FROM {} s WHERE s.res_key = r0.res_key AND ",
+                table(kind)
+            ));
+            push_param_ids(&mut sql, "s.pid", &[], &key.param);
+            sql.push(")");
         }
     }
     sql

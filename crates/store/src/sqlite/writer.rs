@@ -1,5 +1,6 @@
 //! The writer thread: group commit of many jobs per transaction.
 
+use super::params::ParamIds;
 use super::{index_rows, queries};
 use crate::{
     Error, IndexRows, NewVersion, SearchPage, SearchQuery, StoredResource, Timestamp, WriteJob,
@@ -14,6 +15,7 @@ const MAX_JOBS_PER_BATCH: usize = 512;
 
 struct SqliteWriteTx<'c> {
     conn: &'c Connection,
+    params: &'c mut ParamIds,
     now: Timestamp,
 }
 
@@ -89,7 +91,7 @@ impl WriteTx for SqliteWriteTx<'_> {
             index_rows::delete(conn, res_key)?;
         }
         if let (Some(rows), Some(_)) = (new.index, new.body) {
-            index_rows::insert(conn, res_key, new.resource_type, rows)?;
+            index_rows::insert(conn, self.params, res_key, new.resource_type, rows)?;
         }
         Ok(())
     }
@@ -111,7 +113,7 @@ impl WriteTx for SqliteWriteTx<'_> {
                 if u64::try_from(current_version).ok() == Some(version) =>
             {
                 index_rows::delete(self.conn, res_key)?;
-                index_rows::insert(self.conn, res_key, resource_type, rows)?;
+                index_rows::insert(self.conn, self.params, res_key, resource_type, rows)?;
                 Ok(true)
             }
             _ => Ok(false),
@@ -127,6 +129,7 @@ impl WriteTx for SqliteWriteTx<'_> {
 /// inside a savepoint of one transaction, commits once, then answers every job.
 pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
     let mut last_now = Timestamp(0);
+    let mut params = ParamIds::default();
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_JOBS_PER_BATCH {
@@ -138,7 +141,7 @@ pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
         // Strictly increasing per batch, so `_since` and history order agree with commit order.
         let now = Timestamp(Timestamp::now().0.max(last_now.0 + 1));
         last_now = now;
-        let commit = run_batch(&conn, &mut batch, now);
+        let commit = run_batch(&conn, &mut params, &mut batch, now);
         if let Err(error) = &commit {
             tracing::error!(%error, jobs = batch.len(), "write batch failed; rolled back");
         }
@@ -155,13 +158,15 @@ pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
 
 fn run_batch(
     conn: &Connection,
+    params: &mut ParamIds,
     batch: &mut [Box<dyn WriteJob>],
     now: Timestamp,
 ) -> Result<(), Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     for job in batch.iter_mut() {
-        if let Err(error) = run_job(conn, job.as_mut(), now) {
+        if let Err(error) = run_job(conn, params, job.as_mut(), now) {
             let _ = conn.execute_batch("ROLLBACK");
+            params.forget();
             return Err(error);
         }
     }
@@ -170,21 +175,28 @@ fn run_batch(
         .and_then(|mut commit| commit.execute([]))
     {
         let _ = conn.execute_batch("ROLLBACK");
+        params.forget();
         return Err(error.into());
     }
     Ok(())
 }
 
 /// Runs one job in its own savepoint; a failed or panicking job only rolls back itself.
-fn run_job(conn: &Connection, job: &mut dyn WriteJob, now: Timestamp) -> Result<(), Error> {
+fn run_job(
+    conn: &Connection,
+    params: &mut ParamIds,
+    job: &mut dyn WriteJob,
+    now: Timestamp,
+) -> Result<(), Error> {
     conn.prepare_cached("SAVEPOINT job")?.execute([])?;
-    let mut tx = SqliteWriteTx { conn, now };
+    let mut tx = SqliteWriteTx { conn, params, now };
     let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or_else(|_| {
         tracing::error!("write job panicked; its changes were rolled back");
         false
     });
     if !kept {
         conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+        params.forget();
     }
     conn.prepare_cached("RELEASE job")?.execute([])?;
     Ok(())
