@@ -144,7 +144,7 @@ impl Entry {
     fn prepared(&mut self) -> Prepared {
         let body = self.resource.take().unwrap_or(Value::Null);
         match self.rows.take() {
-            Some(rows) => Prepared { body, rows },
+            Some(rows) => Prepared::with_rows(body, rows),
             None => Prepared::new(body, "", &medulla_search::CustomParams::default()),
         }
     }
@@ -635,10 +635,7 @@ impl Engine {
             (Verb::Put, Target::Criteria(criteria)) => {
                 let written = match assigned_id {
                     Some(id) => {
-                        let body = Prepared {
-                            body: with_id(body.body, &id),
-                            rows: body.rows,
-                        };
+                        let body = Prepared::with_rows(with_id(body.body, &id), body.rows);
                         interactions::update(
                             tx,
                             resource_type,

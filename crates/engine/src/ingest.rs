@@ -8,7 +8,7 @@
 //!
 //! Resources without an id get a new one each time, so only they are duplicated by a re-run.
 
-use crate::interactions::{self, Prepared};
+use crate::interactions::{self, FirstVersion, Prepared};
 use crate::{Engine, Error, resource};
 use medulla_store::{Method, WriteTicket};
 use serde_json::{Map, Value};
@@ -26,14 +26,14 @@ impl Engine {
     /// Prepares one already-checked resource for [`Engine::submit_ingest`]: computes its
     /// search-index rows (unless indexing is off). CPU-bound; call it on any thread.
     pub fn prepare(&self, body: Value) -> Prepared {
-        if self.options.indexing {
+        let mut prepared = if self.options.indexing {
             Prepared::new(body, &self.options.base_url, &self.custom())
         } else {
-            Prepared {
-                body,
-                rows: Default::default(),
-            }
-        }
+            Prepared::with_rows(body, Default::default())
+        };
+        // Most ingested resources are new: serialize them here rather than in the writer.
+        prepared.first_version = FirstVersion::new(&prepared.body);
+        prepared
     }
 
     /// Submits prepared resources as one write job and returns its ticket (wait on it with

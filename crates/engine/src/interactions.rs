@@ -4,7 +4,8 @@
 
 use crate::query::parse_query_string;
 use crate::{Error, Handling, resource};
-use medulla_store::{IndexRows, Method, NewVersion, StoredResource, WriteTx};
+use medulla_search::time as fhir_time;
+use medulla_store::{IndexRows, Method, NewVersion, StoredResource, Timestamp, WriteTx};
 use serde_json::Value;
 
 /// The result of a write.
@@ -25,6 +26,62 @@ pub struct Written {
 pub struct Prepared {
     pub(crate) body: Value,
     pub(crate) rows: IndexRows,
+    /// The body already serialized as version 1, when it was prepared for bulk ingest.
+    pub(crate) first_version: Option<FirstVersion>,
+}
+
+/// A body serialized ahead of its write job as version 1 of `id`, with a placeholder where
+/// `meta.lastUpdated` goes: the writer only copies the commit time in, instead of serializing
+/// the whole resource on the one thread every write waits for.
+#[derive(Debug, Clone)]
+pub(crate) struct FirstVersion {
+    id: String,
+    bytes: Vec<u8>,
+    /// Offset of the placeholder instant, which is as long as every instant of years
+    /// 1000–9999.
+    time_at: usize,
+}
+
+/// The instant written in place of `meta.lastUpdated` until the commit time is known.
+const TIME_PLACEHOLDER: Timestamp = Timestamp(0);
+
+impl FirstVersion {
+    /// Serializes `body` stamped as version 1 of its own id; `None` without an id (or if the
+    /// serialized form does not start as [`resource::stamp`] promises).
+    pub(crate) fn new(body: &Value) -> Option<FirstVersion> {
+        let id = body.get("id")?.as_str()?.to_owned();
+        let resource_type = body.get("resourceType")?;
+        let stamped = resource::stamp(body.clone(), &id, 1, TIME_PLACEHOLDER);
+        let bytes = serde_json::to_vec(&stamped).ok()?;
+        let head = format!(
+            r#"{{"resourceType":{},"id":{},"meta":{{"versionId":"1","lastUpdated":""#,
+            serde_json::to_string(resource_type).ok()?,
+            serde_json::to_string(&id).ok()?,
+        );
+        let placeholder = fhir_time::format_instant(TIME_PLACEHOLDER);
+        let time_at = head.len();
+        let fits = bytes.starts_with(head.as_bytes())
+            && bytes.get(time_at..time_at + placeholder.len()) == Some(placeholder.as_bytes());
+        fits.then_some(FirstVersion { id, bytes, time_at })
+    }
+
+    /// The bytes of version `version` of `id` at `now`, if this is that version's body.
+    fn finish(self, id: &str, version: u64, now: Timestamp) -> Option<Vec<u8>> {
+        let time = fhir_time::format_instant(now);
+        let FirstVersion {
+            id: own_id,
+            mut bytes,
+            time_at,
+        } = self;
+        let same_width = time.len() == fhir_time::format_instant(TIME_PLACEHOLDER).len();
+        if version != 1 || own_id != id || !same_width {
+            return None;
+        }
+        bytes
+            .get_mut(time_at..time_at + time.len())?
+            .copy_from_slice(time.as_bytes());
+        Some(bytes)
+    }
 }
 
 impl Prepared {
@@ -33,7 +90,16 @@ impl Prepared {
     pub fn new(body: Value, base_url: &str, custom: &medulla_search::CustomParams) -> Prepared {
         let mut rows = medulla_search::index_resource(&body, custom);
         medulla_search::localize_references(&mut rows, base_url);
-        Prepared { body, rows }
+        Prepared::with_rows(body, rows)
+    }
+
+    /// `body` with index rows computed elsewhere (or none).
+    pub(crate) fn with_rows(body: Value, rows: IndexRows) -> Prepared {
+        Prepared {
+            body,
+            rows,
+            first_version: None,
+        }
     }
 }
 
@@ -47,10 +113,20 @@ pub(crate) fn store_version(
     prepared: Prepared,
 ) -> Result<StoredResource, Error> {
     let now = tx.now();
-    let Prepared { body, rows } = prepared;
-    let stamped = resource::stamp(body, id, version, now);
-    let bytes = serde_json::to_vec(&stamped)
-        .map_err(|error| Error::invalid(None, format!("cannot serialize resource: {error}")))?;
+    let Prepared {
+        body,
+        rows,
+        first_version,
+    } = prepared;
+    let bytes = match first_version.and_then(|first| first.finish(id, version, now)) {
+        Some(bytes) => bytes,
+        None => {
+            let stamped = resource::stamp(body, id, version, now);
+            serde_json::to_vec(&stamped).map_err(|error| {
+                Error::invalid(None, format!("cannot serialize resource: {error}"))
+            })?
+        }
+    };
     tx.put(&NewVersion {
         resource_type,
         id,
@@ -363,4 +439,29 @@ pub(crate) fn conditional_delete(
         }
     }
     Ok(tombstones)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstVersion;
+    use crate::resource;
+    use medulla_store::Timestamp;
+    use serde_json::json;
+
+    #[test]
+    fn a_first_version_serialized_ahead_equals_one_serialized_in_the_writer() {
+        let body = json!({
+            "resourceType": "Observation", "status": "final", "id": "o\"1",
+            "meta": {"source": "lab", "versionId": "9", "lastUpdated": "2001-01-01T00:00:00Z"},
+            "code": {"text": "x"}
+        });
+        let now = Timestamp(1_764_000_000_123_456);
+        let expected = serde_json::to_vec(&resource::stamp(body.clone(), "o\"1", 1, now)).unwrap();
+        let first = FirstVersion::new(&body).unwrap();
+        assert_eq!(first.clone().finish("o\"1", 1, now), Some(expected));
+        // Another version or id falls back to serializing in the writer.
+        assert_eq!(first.clone().finish("o\"1", 2, now), None);
+        assert_eq!(first.finish("other", 1, now), None);
+        assert!(FirstVersion::new(&json!({"resourceType": "Patient"})).is_none());
+    }
 }

@@ -304,10 +304,7 @@ impl Engine {
                 if indexing {
                     Prepared::new(body, &self.options.base_url, &self.custom())
                 } else {
-                    Prepared {
-                        body,
-                        rows: Default::default(),
-                    }
+                    Prepared::with_rows(body, Default::default())
                 }
             })
             .collect();
