@@ -31,8 +31,12 @@ impl Engine {
         } else {
             Prepared::with_rows(body, Default::default())
         };
-        // Most ingested resources are new: serialize them here rather than in the writer.
+        // Most ingested resources are new: serialize them here rather than in the writer, and
+        // free the parsed JSON here too; the rare write that needs it parses the bytes again.
         prepared.first_version = FirstVersion::new(&prepared.body);
+        if prepared.first_version.is_some() {
+            prepared.body = Value::Null;
+        }
         prepared
     }
 
@@ -46,19 +50,28 @@ impl Engine {
     pub fn submit_ingest(&self, batch: Vec<Prepared>) -> WriteTicket<IngestOutcome, Error> {
         medulla_store::write(self.store.as_ref(), move |tx| {
             let mut outcome = IngestOutcome::default();
-            for prepared in batch {
-                let resource_type = prepared
-                    .body
-                    .get("resourceType")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                let Some(id) = prepared
-                    .body
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                else {
+            let mut spent = Vec::with_capacity(batch.len());
+            for mut prepared in batch {
+                let (resource_type, id) = match &prepared.first_version {
+                    Some(first) => (
+                        first.resource_type().to_owned(),
+                        Some(first.id().to_owned()),
+                    ),
+                    None => (
+                        prepared
+                            .body
+                            .get("resourceType")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        prepared
+                            .body
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    ),
+                };
+                let Some(id) = id else {
                     interactions::create(tx, &resource_type, prepared, None)?;
                     outcome.written += 1;
                     continue;
@@ -67,6 +80,11 @@ impl Engine {
                 let (version, method) = match &current {
                     None => (1, Method::Put),
                     Some(current) => {
+                        if prepared.body.is_null()
+                            && let Some(first) = &prepared.first_version
+                        {
+                            prepared.body = first.body()?;
+                        }
                         let same = current
                             .body
                             .as_deref()
@@ -74,14 +92,24 @@ impl Engine {
                             .is_some_and(|stored| same_content(&stored, &prepared.body));
                         if same {
                             outcome.unchanged += 1;
+                            spent.push(prepared);
                             continue;
                         }
                         (current.version + 1, Method::Put)
                     }
                 };
-                interactions::store_version(tx, &resource_type, &id, version, method, prepared)?;
+                interactions::store_version_from(
+                    tx,
+                    &resource_type,
+                    &id,
+                    version,
+                    method,
+                    &mut prepared,
+                )?;
+                spent.push(prepared);
                 outcome.written += 1;
             }
+            crate::dispose::later(spent);
             Ok(outcome)
         })
     }

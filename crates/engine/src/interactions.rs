@@ -35,6 +35,7 @@ pub struct Prepared {
 /// the whole resource on the one thread every write waits for.
 #[derive(Debug, Clone)]
 pub(crate) struct FirstVersion {
+    resource_type: String,
     id: String,
     bytes: Vec<u8>,
     /// Offset of the placeholder instant, which is as long as every instant of years
@@ -51,6 +52,7 @@ impl FirstVersion {
     pub(crate) fn new(body: &Value) -> Option<FirstVersion> {
         let id = body.get("id")?.as_str()?.to_owned();
         let resource_type = body.get("resourceType")?;
+        let type_name = resource_type.as_str()?.to_owned();
         let stamped = resource::stamp(body.clone(), &id, 1, TIME_PLACEHOLDER);
         let bytes = serde_json::to_vec(&stamped).ok()?;
         let head = format!(
@@ -62,25 +64,48 @@ impl FirstVersion {
         let time_at = head.len();
         let fits = bytes.starts_with(head.as_bytes())
             && bytes.get(time_at..time_at + placeholder.len()) == Some(placeholder.as_bytes());
-        fits.then_some(FirstVersion { id, bytes, time_at })
+        fits.then_some(FirstVersion {
+            resource_type: type_name,
+            id,
+            bytes,
+            time_at,
+        })
     }
 
-    /// The bytes of version `version` of `id` at `now`, if this is that version's body.
-    fn finish(self, id: &str, version: u64, now: Timestamp) -> Option<Vec<u8>> {
+    /// The resource type serialized.
+    pub(crate) fn resource_type(&self) -> &str {
+        &self.resource_type
+    }
+
+    /// The id serialized.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// True when these bytes can become version `version` of `id` at `now`.
+    fn fits(&self, id: &str, version: u64, now: Timestamp) -> bool {
+        version == 1
+            && self.id == id
+            && fhir_time::format_instant(now).len()
+                == fhir_time::format_instant(TIME_PLACEHOLDER).len()
+    }
+
+    /// The bytes with `now` as `meta.lastUpdated`; call only when [`FirstVersion::fits`].
+    fn finish(self, now: Timestamp) -> Vec<u8> {
         let time = fhir_time::format_instant(now);
         let FirstVersion {
-            id: own_id,
-            mut bytes,
-            time_at,
+            mut bytes, time_at, ..
         } = self;
-        let same_width = time.len() == fhir_time::format_instant(TIME_PLACEHOLDER).len();
-        if version != 1 || own_id != id || !same_width {
-            return None;
+        if let Some(slot) = bytes.get_mut(time_at..time_at + time.len()) {
+            slot.copy_from_slice(time.as_bytes());
         }
         bytes
-            .get_mut(time_at..time_at + time.len())?
-            .copy_from_slice(time.as_bytes());
-        Some(bytes)
+    }
+
+    /// The resource again as JSON (for the rare write that cannot use the bytes as they are).
+    pub(crate) fn body(&self) -> Result<Value, Error> {
+        serde_json::from_slice(&self.bytes)
+            .map_err(|error| Error::invalid(None, format!("cannot read resource back: {error}")))
     }
 }
 
@@ -110,18 +135,36 @@ pub(crate) fn store_version(
     id: &str,
     version: u64,
     method: Method,
-    prepared: Prepared,
+    mut prepared: Prepared,
+) -> Result<StoredResource, Error> {
+    store_version_from(tx, resource_type, id, version, method, &mut prepared)
+}
+
+/// [`store_version`] that leaves what it does not need in `prepared`, so that the caller can
+/// free it off the writer thread.
+pub(crate) fn store_version_from(
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    id: &str,
+    version: u64,
+    method: Method,
+    prepared: &mut Prepared,
 ) -> Result<StoredResource, Error> {
     let now = tx.now();
-    let Prepared {
-        body,
-        rows,
-        first_version,
-    } = prepared;
-    let bytes = match first_version.and_then(|first| first.finish(id, version, now)) {
+    let ready = match prepared.first_version.take() {
+        Some(first) if first.fits(id, version, now) => Some(first.finish(now)),
+        Some(first) => {
+            if prepared.body.is_null() {
+                prepared.body = first.body()?;
+            }
+            None
+        }
+        None => None,
+    };
+    let bytes = match ready {
         Some(bytes) => bytes,
         None => {
-            let stamped = resource::stamp(body, id, version, now);
+            let stamped = resource::stamp(std::mem::take(&mut prepared.body), id, version, now);
             serde_json::to_vec(&stamped).map_err(|error| {
                 Error::invalid(None, format!("cannot serialize resource: {error}"))
             })?
@@ -134,7 +177,7 @@ pub(crate) fn store_version(
         last_updated: now,
         method,
         body: Some(&bytes),
-        index: Some(&rows),
+        index: Some(&prepared.rows),
     })?;
     Ok(StoredResource {
         resource_type: resource_type.to_owned(),
@@ -458,10 +501,14 @@ mod tests {
         let now = Timestamp(1_764_000_000_123_456);
         let expected = serde_json::to_vec(&resource::stamp(body.clone(), "o\"1", 1, now)).unwrap();
         let first = FirstVersion::new(&body).unwrap();
-        assert_eq!(first.clone().finish("o\"1", 1, now), Some(expected));
+        assert!(first.fits("o\"1", 1, now));
+        assert_eq!(first.clone().finish(now), expected);
         // Another version or id falls back to serializing in the writer.
-        assert_eq!(first.clone().finish("o\"1", 2, now), None);
-        assert_eq!(first.finish("other", 1, now), None);
+        assert!(!first.fits("o\"1", 2, now));
+        assert!(!first.fits("other", 1, now));
+        let again = resource::stamp(first.body().unwrap(), "o\"1", 2, now);
+        assert_eq!(again["meta"]["source"], "lab");
+        assert_eq!(again["meta"]["versionId"], "2");
         assert!(FirstVersion::new(&json!({"resourceType": "Patient"})).is_none());
     }
 }

@@ -28,6 +28,7 @@
 
 mod bundle;
 mod compartment;
+mod dispose;
 mod error;
 mod ingest;
 mod interactions;
@@ -106,6 +107,8 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// An engine over `store`.
     pub fn new(store: Arc<dyn Store>, options: EngineOptions) -> Engine {
+        // The indexer writes no rows for derived parameters; the store must expand them.
+        store.set_param_aliases(medulla_search::param_aliases().clone());
         Engine {
             store,
             options: Arc::new(options),

@@ -28,6 +28,11 @@ use tokio::sync::Semaphore;
 /// Write jobs in flight at once; enough to fill group commits.
 const IN_FLIGHT: usize = 16;
 
+/// NDJSON files imported at once. One file's pipeline drains at its end (its last writes
+/// commit while its workers idle) and fills at its start (workers busy, writer idle); a second
+/// file going on meanwhile keeps the writer busy across those gaps.
+const FILES_AT_ONCE: usize = 2;
+
 /// NDJSON resources alive at once (read, parsed, or waiting for their commit), in batches of
 /// `--batch`: this bounds the pipeline's memory whatever the input size.
 const RESOURCES_ALIVE: usize = 16_000;
@@ -102,6 +107,8 @@ struct Context {
     batch: usize,
     threads: usize,
     abort: bool,
+    /// Set when an `--on-error abort` failure stops the import: other files stop too.
+    stopped: std::sync::atomic::AtomicBool,
     counters: Counters,
     bar: indicatif::ProgressBar,
 }
@@ -157,6 +164,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         batch: args.batch.max(1),
         threads,
         abort: args.on_error == OnError::Abort,
+        stopped: Default::default(),
         counters: Counters::default(),
         bar,
     };
@@ -186,8 +194,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Imports every file in order: runs of Bundle files concurrently on the async runtime,
-/// NDJSON files one at a time through the parallel pipeline.
+/// Imports every file: runs of Bundle files concurrently on the async runtime, in order;
+/// runs of NDJSON files through the parallel pipeline, [`FILES_AT_ONCE`] at a time, largest
+/// first (NDJSON files do not depend on each other).
 fn import_files(
     context: &Context,
     runtime: &tokio::runtime::Runtime,
@@ -196,18 +205,12 @@ fn import_files(
     let mut rest = files;
     while let Some(first) = rest.first() {
         if is_ndjson(first) {
-            let result = import_ndjson(context, first);
-            if let Err(error) = result {
-                if context.abort {
-                    return Err(error.context(format!(
-                        "import aborted; {} resources were committed before it, in whole batches",
-                        context.counters.committed()
-                    )));
-                }
-                context.counters.failures.fetch_add(1, Ordering::Relaxed);
-                context.report(&format!("{error:#}"));
-            }
-            rest = &rest[1..];
+            let end = rest
+                .iter()
+                .position(|f| !is_ndjson(f))
+                .unwrap_or(rest.len());
+            import_ndjson_files(context, &rest[..end])?;
+            rest = &rest[end..];
         } else {
             let end = rest.iter().position(|f| is_ndjson(f)).unwrap_or(rest.len());
             runtime.block_on(import_bundles(context, &rest[..end]))?;
@@ -215,6 +218,49 @@ fn import_files(
         }
     }
     Ok(())
+}
+
+fn import_ndjson_files(context: &Context, files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut queue: Vec<(u64, &PathBuf)> = files
+        .iter()
+        .map(|file| (std::fs::metadata(file).map_or(0, |m| m.len()), file))
+        .collect();
+    // Popped from the end: smallest last, so the big files overlap the small ones.
+    queue.sort_by_key(|(size, _)| *size);
+    let queue = Mutex::new(queue);
+    let first_abort: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..FILES_AT_ONCE.min(files.len()) {
+            scope.spawn(|| {
+                loop {
+                    if context.stopped.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let next = queue.lock().ok().and_then(|mut queue| queue.pop());
+                    let Some((_, file)) = next else { return };
+                    let Err(error) = import_ndjson(context, file) else {
+                        continue;
+                    };
+                    if context.abort {
+                        context.stopped.store(true, Ordering::Relaxed);
+                        if let Ok(mut first) = first_abort.lock() {
+                            first.get_or_insert(error);
+                        }
+                        return;
+                    }
+                    context.counters.failures.fetch_add(1, Ordering::Relaxed);
+                    context.report(&format!("{error:#}"));
+                }
+            });
+        }
+    });
+    match first_abort.into_inner().ok().flatten() {
+        Some(error) => Err(error.context(format!(
+            "import aborted; {} resources were committed before it, in whole batches",
+            context.counters.committed()
+        ))),
+        None => Ok(()),
+    }
 }
 
 type Job = Result<IngestOutcome, String>;
@@ -563,6 +609,9 @@ fn write_in_order(
         }
     };
     'batches: loop {
+        if context.stopped.load(Ordering::Relaxed) {
+            break;
+        }
         // Never block on the workers while writes are pending: waiting for the oldest write
         // instead gives its token back, which the reader may need to go on.
         let batch = match parsed.try_recv() {

@@ -65,7 +65,9 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     for resource_type in defs.resource_types() {
         let mut params = Vec::new();
         for def in defs.search_params(resource_type) {
-            if NOT_INDEXED.contains(&def.code.as_str()) {
+            if NOT_INDEXED.contains(&def.code.as_str())
+                || crate::derived::is_derived(resource_type, &def.code)
+            {
                 continue;
             }
             let Some(expression) = &def.expression else {

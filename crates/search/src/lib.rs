@@ -20,6 +20,7 @@
 
 pub mod cursor;
 mod custom;
+mod derived;
 mod parse;
 pub mod text;
 pub mod time;
@@ -46,6 +47,7 @@ pub enum Error {
 
 mod indexer;
 pub use custom::CustomParams;
+pub use derived::param_aliases;
 pub use indexer::{
     index_resource, index_resource_with_placeholders, localize_references, rewrite_references,
     warm_up,

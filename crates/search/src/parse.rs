@@ -932,6 +932,19 @@ impl Context<'_> {
         {
             return Err(invalid(name, format!("unknown resource type {target:?}")));
         }
+        // A derived reference parameter (`Observation:patient`) follows its member's rows
+        // (`subject`), restricted to the member's target type.
+        let (param, target_type) = match param.as_deref().and_then(|code| {
+            crate::param_aliases()
+                .members(source_type, code)
+                .and_then(|members| members.first())
+        }) {
+            Some(member) if target_type.is_none() || target_type == member.target_type => (
+                Some(member.code.clone()),
+                member.target_type.clone().or(target_type),
+            ),
+            _ => (param, target_type),
+        };
         Ok(IncludeDirective {
             include: Include {
                 source_type: source_type.to_owned(),

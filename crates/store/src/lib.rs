@@ -121,6 +121,11 @@ pub trait Store: Send + Sync + 'static {
     /// Hands a job to the writer. The job runs later, on the writer thread, inside a transaction.
     fn submit(&self, job: Box<dyn WriteJob>);
 
+    /// Declares the search parameters that have no index rows of their own (see
+    /// [`ParamAliases`]); searches from then on look up their members. Not stored: the caller
+    /// declares them each time it opens the store.
+    fn set_param_aliases(&self, aliases: ParamAliases);
+
     /// Counts of stored rows, for diagnostics and benchmarks.
     ///
     /// # Errors

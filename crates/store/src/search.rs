@@ -366,3 +366,53 @@ pub struct Include {
     /// Only targets of this type (`Observation:subject:Patient`).
     pub target_type: Option<String>,
 }
+
+/// Search parameters with no index rows of their own, each standing for others of its type:
+/// a union (`combo-code` = `code` or `component-code`) or a reference restricted to one target
+/// type (`patient` = `subject` pointing at a Patient). The caller that decides which rows are
+/// written (the indexer) declares them with [`crate::Store::set_param_aliases`]; every search
+/// then looks their members' rows up instead, so the same values are not stored twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParamAliases {
+    by_type: std::collections::HashMap<String, std::collections::HashMap<String, Vec<AliasMember>>>,
+}
+
+/// One parameter an alias stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AliasMember {
+    /// The member parameter's code (it has index rows).
+    pub code: String,
+    /// For reference parameters: only rows pointing at this resource type count.
+    pub target_type: Option<String>,
+}
+
+impl ParamAliases {
+    /// Declares `code` of `resource_type` an alias of `members`.
+    pub fn insert(&mut self, resource_type: &str, code: &str, members: Vec<AliasMember>) {
+        self.by_type
+            .entry(resource_type.to_owned())
+            .or_default()
+            .insert(code.to_owned(), members);
+    }
+
+    /// The members `code` of `resource_type` stands for, if it is an alias.
+    pub fn members(&self, resource_type: &str, code: &str) -> Option<&[AliasMember]> {
+        self.by_type
+            .get(resource_type)
+            .and_then(|codes| codes.get(code))
+            .map(Vec::as_slice)
+    }
+
+    /// The types for which `code` is an alias.
+    pub fn types_aliasing<'a>(&'a self, code: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.by_type
+            .iter()
+            .filter(move |(_, codes)| codes.contains_key(code))
+            .map(|(resource_type, _)| resource_type.as_str())
+    }
+
+    /// True when no alias is declared.
+    pub fn is_empty(&self) -> bool {
+        self.by_type.is_empty()
+    }
+}

@@ -8,13 +8,24 @@ mod search_sql;
 mod writer;
 
 use crate::{
-    Error, HistoryPage, HistoryQuery, Include, SearchPage, SearchQuery, Store, StoreStats,
-    StoredResource, WriteJob,
+    Error, HistoryPage, HistoryQuery, Include, ParamAliases, SearchPage, SearchQuery, Store,
+    StoreStats, StoredResource, WriteJob,
 };
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Sender, channel};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+/// The declared parameter aliases, shared by readers and the writer.
+pub(crate) type SharedAliases = Arc<RwLock<Arc<ParamAliases>>>;
+
+/// The aliases in force now (none if the lock was poisoned by a panic elsewhere).
+pub(crate) fn current_aliases(shared: &SharedAliases) -> Arc<ParamAliases> {
+    shared
+        .read()
+        .map(|aliases| Arc::clone(&aliases))
+        .unwrap_or_default()
+}
 
 /// Settings of the SQLite backend.
 #[derive(Debug, Clone)]
@@ -51,6 +62,7 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<ReaderPool>,
     reader_freed: Condvar,
+    aliases: SharedAliases,
 }
 
 /// Idle read connections and how many exist in all.
@@ -82,9 +94,11 @@ impl SqliteStore {
         schema::apply_pragmas(&conn, options.synchronous_full, options.writer_cache_mib)?;
         schema::create(&conn)?;
         let (sender, receiver) = channel();
+        let aliases = SharedAliases::default();
+        let writer_aliases = Arc::clone(&aliases);
         let writer = std::thread::Builder::new()
             .name("medulla-store-writer".into())
-            .spawn(move || writer::run(conn, receiver))
+            .spawn(move || writer::run(conn, receiver, writer_aliases))
             .map_err(|source| Error::OpenDirectory {
                 path: dir.to_owned(),
                 source,
@@ -99,6 +113,7 @@ impl SqliteStore {
                 open: 0,
             }),
             reader_freed: Condvar::new(),
+            aliases,
         })
     }
 
@@ -188,7 +203,8 @@ impl Store for SqliteStore {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
-        self.with_reader(|conn| queries::search(conn, query))
+        let aliases = current_aliases(&self.aliases);
+        self.with_reader(|conn| queries::search(conn, &aliases, query))
     }
 
     fn include(
@@ -212,11 +228,13 @@ impl Store for SqliteStore {
         queries: &[SearchQuery],
         visit: &mut dyn FnMut(StoredResource) -> Result<bool, Error>,
     ) -> Result<(), Error> {
-        self.with_reader(|conn| queries::scan(conn, queries, visit))
+        let aliases = current_aliases(&self.aliases);
+        self.with_reader(|conn| queries::scan(conn, &aliases, queries, visit))
     }
 
     fn explain(&self, query: &SearchQuery) -> Result<Vec<String>, Error> {
-        self.with_reader(|conn| queries::explain(conn, query))
+        let aliases = current_aliases(&self.aliases);
+        self.with_reader(|conn| queries::explain(conn, &aliases, query))
     }
 
     fn submit(&self, job: Box<dyn WriteJob>) {
@@ -228,6 +246,12 @@ impl Store for SqliteStore {
                 }
             }
             None => job.finish(Err(Error::WriterStopped)),
+        }
+    }
+
+    fn set_param_aliases(&self, aliases: ParamAliases) {
+        if let Ok(mut current) = self.aliases.write() {
+            *current = Arc::new(aliases);
         }
     }
 

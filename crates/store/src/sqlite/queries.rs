@@ -2,11 +2,12 @@
 
 use super::search_sql::{self, Plan};
 use crate::{
-    Clause, Error, HistoryPage, HistoryQuery, HistoryScope, Include, Method, PageKey, Predicate,
-    SearchPage, SearchQuery, SortValue, StoredResource, Timestamp,
+    Clause, Error, HistoryPage, HistoryQuery, HistoryScope, Include, Method, PageKey, ParamAliases,
+    Predicate, SearchPage, SearchQuery, SortValue, StoredResource, Timestamp,
 };
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row};
+use std::sync::Arc;
 
 const VERSION_COLUMNS: &str =
     "r.res_type, r.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
@@ -122,7 +123,11 @@ const ESTIMATE_CAP: usize = 2000;
 /// Picks the clause that drives a search: the one matching the fewest index rows (counted up
 /// to [`ESTIMATE_CAP`]). A page without sort keys over broad clauses scans the type in storage
 /// order instead, probing each clause, so its cost follows the page size, not the match count.
-fn choose_plan(conn: &Connection, query: &SearchQuery) -> Result<Plan, Error> {
+fn choose_plan(
+    conn: &Connection,
+    aliases: &Arc<ParamAliases>,
+    query: &SearchQuery,
+) -> Result<Plan, Error> {
     let mut best: Option<(usize, u64)> = None;
     for (index, Clause(predicates)) in query.clauses.iter().enumerate() {
         let mut estimate = 0_u64;
@@ -132,7 +137,12 @@ fn choose_plan(conn: &Connection, query: &SearchQuery) -> Result<Plan, Error> {
                 estimate += 1;
                 continue;
             }
-            match search_sql::estimate_query(&query.resource_types, predicate, ESTIMATE_CAP) {
+            match search_sql::estimate_query(
+                aliases,
+                &query.resource_types,
+                predicate,
+                ESTIMATE_CAP,
+            ) {
                 Some(sql) => {
                     let count: i64 = conn
                         .prepare_cached(&sql.text)?
@@ -157,11 +167,15 @@ fn choose_plan(conn: &Connection, query: &SearchQuery) -> Result<Plan, Error> {
 }
 
 /// Runs a search page (and its count when asked).
-pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPage, Error> {
+pub(crate) fn search(
+    conn: &Connection,
+    aliases: &Arc<ParamAliases>,
+    query: &SearchQuery,
+) -> Result<SearchPage, Error> {
     const COLUMNS: &str =
         "r0.res_type, r0.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
-    let plan = choose_plan(conn, query)?;
-    let sql = search_sql::page_query(query, COLUMNS, plan);
+    let plan = choose_plan(conn, aliases, query)?;
+    let sql = search_sql::page_query(aliases, query, COLUMNS, plan);
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let sort_count = query.sort.len();
     let mut rows = stmt
@@ -189,7 +203,7 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPag
         None
     };
     let total = if query.total {
-        let sql = search_sql::count_query(query, plan);
+        let sql = search_sql::count_query(aliases, query, plan);
         let mut stmt = conn.prepare_cached(&sql.text)?;
         let count: i64 = stmt.query_row(rusqlite::params_from_iter(sql.params.iter()), |row| {
             row.get(0)
@@ -283,11 +297,15 @@ fn linked(
 }
 
 /// The query plan SQLite chooses for a search (for tests and diagnostics).
-pub(crate) fn explain(conn: &Connection, query: &SearchQuery) -> Result<Vec<String>, Error> {
+pub(crate) fn explain(
+    conn: &Connection,
+    aliases: &Arc<ParamAliases>,
+    query: &SearchQuery,
+) -> Result<Vec<String>, Error> {
     const COLUMNS: &str =
         "r0.res_type, r0.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
-    let plan = choose_plan(conn, query)?;
-    let sql = search_sql::page_query(query, COLUMNS, plan);
+    let plan = choose_plan(conn, aliases, query)?;
+    let sql = search_sql::page_query(aliases, query, COLUMNS, plan);
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(sql.params.iter()), |row| {
@@ -301,6 +319,7 @@ pub(crate) fn explain(conn: &Connection, query: &SearchQuery) -> Result<Vec<Stri
 /// same snapshot.
 pub(crate) fn scan(
     conn: &Connection,
+    aliases: &Arc<ParamAliases>,
     queries: &[SearchQuery],
     visit: &mut dyn FnMut(StoredResource) -> Result<bool, Error>,
 ) -> Result<(), Error> {
@@ -316,8 +335,8 @@ pub(crate) fn scan(
             query.sort.clear();
             query.after = None;
             query.count = usize::MAX - 1;
-            let plan = choose_plan(conn, &query)?;
-            let sql = search_sql::page_query(&query, COLUMNS, plan);
+            let plan = choose_plan(conn, aliases, &query)?;
+            let sql = search_sql::page_query(aliases, &query, COLUMNS, plan);
             let mut stmt = conn.prepare(&sql.text)?;
             let mut rows = stmt.query(rusqlite::params_from_iter(sql.params.iter()))?;
             while let Some(row) = rows.next()? {

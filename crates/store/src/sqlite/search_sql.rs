@@ -2,22 +2,33 @@
 //! fragments chosen by the plan's closed enums, and table aliases numbered by nesting depth.
 
 use crate::{
-    Clause, CompositeMatch, IndexKind, PageKey, Predicate, Prefix, QuantityUnit, SearchQuery,
-    SortKey, SortKind, SortValue, StringMatch, TokenSystem, UriMatch,
+    Clause, CompositeMatch, IndexKind, PageKey, ParamAliases, Predicate, Prefix, QuantityUnit,
+    SearchQuery, SortKey, SortKind, SortValue, StringMatch, TokenSystem, UriMatch,
 };
 use rusqlite::types::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The largest string that sorts after every string with a given prefix, appended to the prefix.
 const PREFIX_END: char = '\u{10FFFF}';
 
-/// A SQL fragment with its bound values, built in order.
+/// A SQL fragment with its bound values, built in order, and the parameter aliases its
+/// lookups expand.
 #[derive(Default)]
 pub(crate) struct Sql {
     pub(crate) text: String,
     pub(crate) params: Vec<Value>,
+    aliases: Arc<ParamAliases>,
 }
 
 impl Sql {
+    pub(crate) fn new(aliases: &Arc<ParamAliases>) -> Sql {
+        Sql {
+            aliases: Arc::clone(aliases),
+            ..Sql::default()
+        }
+    }
+
     fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
@@ -93,12 +104,118 @@ fn open_index(
             sql.push(&format!("(SELECT 1 FROM {} x WHERE ", table(kind)));
         }
     }
-    push_param_ids(sql, "x.pid", types, param);
+    let target = (kind == IndexKind::Reference).then_some("x.target_type");
+    push_param_ids(sql, "x.pid", target, types, param);
 }
 
 /// Appends "`column` is the id of parameter `code` of one of `types`" (of any type when
-/// `types` is empty). The subquery does not depend on the outer row, so SQLite runs it once.
-fn push_param_ids(sql: &mut Sql, column: &str, types: &[String], code: &str) {
+/// `types` is empty). Where `code` is an alias, its members' ids are used instead, and for
+/// members restricted to one target type, `target_column` must name that type. The
+/// subqueries do not depend on the outer row, so SQLite runs each once.
+fn push_param_ids(
+    sql: &mut Sql,
+    column: &str,
+    target_column: Option<&str>,
+    types: &[String],
+    code: &str,
+) {
+    let aliases = Arc::clone(&sql.aliases);
+    let aliased: Vec<&str> = if types.is_empty() {
+        let mut all: Vec<&str> = aliases.types_aliasing(code).collect();
+        all.sort_unstable();
+        all
+    } else {
+        types
+            .iter()
+            .map(String::as_str)
+            .filter(|t| aliases.members(t, code).is_some())
+            .collect()
+    };
+    if aliased.is_empty() {
+        push_plain_param_ids(sql, column, types, code);
+        return;
+    }
+    // Members grouped by their target restriction: each group is one lookup.
+    let mut groups: BTreeMap<Option<&str>, Vec<(&str, &str)>> = BTreeMap::new();
+    for resource_type in &aliased {
+        for member in aliases.members(resource_type, code).unwrap_or_default() {
+            let target = member
+                .target_type
+                .as_deref()
+                .filter(|_| target_column.is_some());
+            groups
+                .entry(target)
+                .or_default()
+                .push((resource_type, member.code.as_str()));
+        }
+    }
+    let plain: Vec<String> = types
+        .iter()
+        .filter(|t| !aliased.contains(&t.as_str()))
+        .cloned()
+        .collect();
+    let mut parts = 0;
+    sql.push("(");
+    if types.is_empty() {
+        // Every other type's own `code`.
+        sql.push(&format!(
+            "{column} IN (SELECT pid FROM params WHERE code = "
+        ))
+        .bind(code.to_owned())
+        .push(" AND res_type NOT IN (");
+        for (n, resource_type) in aliased.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            sql.bind((*resource_type).to_owned());
+        }
+        sql.push("))");
+        parts += 1;
+    } else if !plain.is_empty() {
+        push_plain_param_ids(sql, column, &plain, code);
+        parts += 1;
+    }
+    for (target, pairs) in &groups {
+        if parts > 0 {
+            sql.push(" OR ");
+        }
+        parts += 1;
+        sql.push("(");
+        if let [(resource_type, member)] = pairs.as_slice() {
+            sql.push(&format!(
+                "{column} = (SELECT pid FROM params WHERE res_type = "
+            ))
+            .bind((*resource_type).to_owned())
+            .push(" AND code = ")
+            .bind((*member).to_owned())
+            .push(")");
+        } else {
+            sql.push(&format!(
+                "{column} IN (SELECT pid FROM params WHERE (res_type, code) IN (VALUES "
+            ));
+            for (n, (resource_type, member)) in pairs.iter().enumerate() {
+                if n > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind((*resource_type).to_owned())
+                    .push(", ")
+                    .bind((*member).to_owned())
+                    .push(")");
+            }
+            sql.push("))");
+        }
+        if let (Some(target), Some(target_column)) = (target, target_column) {
+            sql.push(&format!(" AND {target_column} = "))
+                .bind((*target).to_owned());
+        }
+        sql.push(")");
+    }
+    sql.push(")");
+}
+
+/// [`push_param_ids`] without aliases.
+fn push_plain_param_ids(sql: &mut Sql, column: &str, types: &[String], code: &str) {
     match types {
         [only] => {
             sql.push(&format!(
@@ -540,7 +657,13 @@ fn push_predicate(
         Predicate::Has { param, query } => {
             let inner = depth + 1;
             sql.push(&format!("({r}.res_type, {r}.res_id) IN (SELECT h.target_type, h.target_id FROM idx_reference h WHERE h.target_id IS NOT NULL AND "));
-            push_param_ids(sql, "h.pid", &query.resource_types, param);
+            push_param_ids(
+                sql,
+                "h.pid",
+                Some("h.target_type"),
+                &query.resource_types,
+                param,
+            );
             sql.push(&format!(
                 " AND h.res_key IN (SELECT r{inner}.res_key FROM resources r{inner} WHERE "
             ));
@@ -639,11 +762,16 @@ fn is_index_predicate(predicate: &Predicate) -> bool {
 
 /// A query counting (up to `cap`) the index rows one predicate matches; `None` for
 /// predicates that are not index lookups.
-pub(crate) fn estimate_query(types: &[String], predicate: &Predicate, cap: usize) -> Option<Sql> {
+pub(crate) fn estimate_query(
+    aliases: &Arc<ParamAliases>,
+    types: &[String],
+    predicate: &Predicate,
+    cap: usize,
+) -> Option<Sql> {
     if !is_index_predicate(predicate) {
         return None;
     }
-    let mut sql = Sql::default();
+    let mut sql = Sql::new(aliases);
     sql.push("SELECT count(*) FROM (SELECT * FROM ");
     push_predicate(&mut sql, 0, types, predicate, Form::Estimate);
     sql.push(" LIMIT ")
@@ -653,8 +781,8 @@ pub(crate) fn estimate_query(types: &[String], predicate: &Predicate, cap: usize
 }
 
 /// The SQL expression for a sort key of `r0`, as (expression, bound values).
-fn sort_expression(key: &SortKey) -> Sql {
-    let mut sql = Sql::default();
+fn sort_expression(aliases: &Arc<ParamAliases>, key: &SortKey) -> Sql {
+    let mut sql = Sql::new(aliases);
     let aggregate = if key.descending { "max" } else { "min" };
     match key.kind {
         SortKind::Id => {
@@ -680,7 +808,7 @@ fn sort_expression(key: &SortKey) -> Sql {
                 "(SELECT {aggregate}({column}) FROM {} s WHERE s.res_key = r0.res_key AND ",
                 table(kind)
             ));
-            push_param_ids(&mut sql, "s.pid", &[], &key.param);
+            push_param_ids(&mut sql, "s.pid", None, &[], &key.param);
             sql.push(")");
         }
     }
@@ -735,9 +863,18 @@ fn push_after(sql: &mut Sql, expressions: &[Sql], keys: &[SortKey], after: &Page
 }
 
 /// The page query: selects the version columns, the storage key and each sort value.
-pub(crate) fn page_query(query: &SearchQuery, columns: &str, plan: Plan) -> Sql {
-    let expressions: Vec<Sql> = query.sort.iter().map(sort_expression).collect();
-    let mut sql = Sql::default();
+pub(crate) fn page_query(
+    aliases: &Arc<ParamAliases>,
+    query: &SearchQuery,
+    columns: &str,
+    plan: Plan,
+) -> Sql {
+    let expressions: Vec<Sql> = query
+        .sort
+        .iter()
+        .map(|key| sort_expression(aliases, key))
+        .collect();
+    let mut sql = Sql::new(aliases);
     sql.push(&format!("SELECT {columns}, r0.res_key"));
     for expression in &expressions {
         sql.push(", ");
@@ -767,8 +904,8 @@ pub(crate) fn page_query(query: &SearchQuery, columns: &str, plan: Plan) -> Sql 
 }
 
 /// The count query of a search.
-pub(crate) fn count_query(query: &SearchQuery, plan: Plan) -> Sql {
-    let mut sql = Sql::default();
+pub(crate) fn count_query(aliases: &Arc<ParamAliases>, query: &SearchQuery, plan: Plan) -> Sql {
+    let mut sql = Sql::new(aliases);
     sql.push("SELECT count(*) FROM resources r0 WHERE ");
     push_where(&mut sql, 0, query, plan);
     sql

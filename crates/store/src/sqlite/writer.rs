@@ -1,7 +1,7 @@
 //! The writer thread: group commit of many jobs per transaction.
 
 use super::params::ParamIds;
-use super::{index_rows, queries};
+use super::{SharedAliases, current_aliases, index_rows, queries};
 use crate::{
     Error, IndexRows, NewVersion, SearchPage, SearchQuery, StoredResource, Timestamp, WriteJob,
     WriteTx,
@@ -15,6 +15,7 @@ const MAX_JOBS_PER_BATCH: usize = 512;
 
 struct SqliteWriteTx<'c> {
     conn: &'c Connection,
+    aliases: &'c SharedAliases,
     params: &'c mut ParamIds,
     now: Timestamp,
 }
@@ -121,13 +122,13 @@ impl WriteTx for SqliteWriteTx<'_> {
     }
 
     fn search(&mut self, query: &SearchQuery) -> Result<SearchPage, Error> {
-        queries::search(self.conn, query)
+        queries::search(self.conn, &current_aliases(self.aliases), query)
     }
 }
 
 /// Runs until every sender is dropped. Each loop takes all queued jobs (up to a cap), runs each
 /// inside a savepoint of one transaction, commits once, then answers every job.
-pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
+pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>, aliases: SharedAliases) {
     let mut last_now = Timestamp(0);
     let mut params = ParamIds::default();
     while let Ok(first) = jobs.recv() {
@@ -141,7 +142,7 @@ pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
         // Strictly increasing per batch, so `_since` and history order agree with commit order.
         let now = Timestamp(Timestamp::now().0.max(last_now.0 + 1));
         last_now = now;
-        let commit = run_batch(&conn, &mut params, &mut batch, now);
+        let commit = run_batch(&conn, &aliases, &mut params, &mut batch, now);
         if let Err(error) = &commit {
             tracing::error!(%error, jobs = batch.len(), "write batch failed; rolled back");
         }
@@ -158,13 +159,14 @@ pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
 
 fn run_batch(
     conn: &Connection,
+    aliases: &SharedAliases,
     params: &mut ParamIds,
     batch: &mut [Box<dyn WriteJob>],
     now: Timestamp,
 ) -> Result<(), Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     for job in batch.iter_mut() {
-        if let Err(error) = run_job(conn, params, job.as_mut(), now) {
+        if let Err(error) = run_job(conn, aliases, params, job.as_mut(), now) {
             let _ = conn.execute_batch("ROLLBACK");
             params.forget();
             return Err(error);
@@ -184,12 +186,18 @@ fn run_batch(
 /// Runs one job in its own savepoint; a failed or panicking job only rolls back itself.
 fn run_job(
     conn: &Connection,
+    aliases: &SharedAliases,
     params: &mut ParamIds,
     job: &mut dyn WriteJob,
     now: Timestamp,
 ) -> Result<(), Error> {
     conn.prepare_cached("SAVEPOINT job")?.execute([])?;
-    let mut tx = SqliteWriteTx { conn, params, now };
+    let mut tx = SqliteWriteTx {
+        conn,
+        aliases,
+        params,
+        now,
+    };
     let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or_else(|_| {
         tracing::error!("write job panicked; its changes were rolled back");
         false
