@@ -262,3 +262,43 @@ fn a_store_of_another_layout_version_is_refused_untouched() {
         .unwrap();
     assert_eq!(tables, 1);
 }
+
+#[test]
+fn committed_pages_reach_the_database_file_in_the_background() {
+    let (dir, store) = open();
+    let database = dir.path().join("medulla.db");
+    let filler = "x".repeat(2000);
+    write(&store, move |tx| {
+        let now = tx.now();
+        for n in 0..2000 {
+            let body = format!(r#"{{"resourceType":"Patient","id":"p{n}","note":"{filler}"}}"#);
+            tx.put(&NewVersion {
+                resource_type: "Patient",
+                id: &format!("p{n}"),
+                version: 1,
+                last_updated: now,
+                method: Method::Put,
+                body: Some(body.as_bytes()),
+                index: None,
+            })?;
+        }
+        Ok::<_, Error>(())
+    })
+    .blocking_wait()
+    .unwrap();
+    // The commit went to the log; no commit checkpoints by itself, so only the background
+    // checkpoint can have copied ~4 MB into the database file while the store is still open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let size = std::fs::metadata(&database).unwrap().len();
+        if size > 4_000_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file is still {size} bytes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(store.read("Patient", "p1999").unwrap().is_some());
+}

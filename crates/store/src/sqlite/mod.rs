@@ -1,5 +1,6 @@
 //! The embedded SQLite backend.
 
+mod checkpoint;
 mod index_rows;
 mod params;
 mod queries;
@@ -96,9 +97,14 @@ impl SqliteStore {
         let (sender, receiver) = channel();
         let aliases = SharedAliases::default();
         let writer_aliases = Arc::clone(&aliases);
+        let checkpointer =
+            checkpoint::Checkpointer::start(&database_path, options.synchronous_full)?;
+        let wal_path = dir.join("medulla.db-wal");
         let writer = std::thread::Builder::new()
             .name("medulla-store-writer".into())
-            .spawn(move || writer::run(conn, receiver, writer_aliases))
+            .spawn(move || {
+                writer::run(conn, receiver, writer_aliases, checkpointer, &wal_path);
+            })
             .map_err(|source| Error::OpenDirectory {
                 path: dir.to_owned(),
                 source,

@@ -136,9 +136,10 @@ pub(crate) fn apply_pragmas(
     // count.
     let cache_kib = i64::try_from(cache_mib.max(1).saturating_mul(1024)).unwrap_or(i64::MAX);
     conn.pragma_update(None, "cache_size", -cache_kib)?;
-    // Checkpoint the WAL every ~16 MiB instead of ~4 MiB: fewer, larger checkpoints during
-    // bulk writes; readers are unaffected.
-    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+    // No checkpoints inside commits: a background connection does them (see checkpoint.rs);
+    // after a log restart the file is cut back to a bounded size.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", super::checkpoint::WAL_KEEP)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The writer thread: group commit of many jobs per transaction.
 
+use super::checkpoint::{Checkpointer, WAL_LIMIT};
 use super::params::ParamIds;
 use super::{SharedAliases, current_aliases, index_rows, queries};
 use crate::{
@@ -8,6 +9,7 @@ use crate::{
 };
 use rusqlite::{Connection, OptionalExtension};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::sync::mpsc::Receiver;
 
 /// Upper bound on jobs sharing one commit, so one batch's latency stays bounded.
@@ -128,7 +130,13 @@ impl WriteTx for SqliteWriteTx<'_> {
 
 /// Runs until every sender is dropped. Each loop takes all queued jobs (up to a cap), runs each
 /// inside a savepoint of one transaction, commits once, then answers every job.
-pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>, aliases: SharedAliases) {
+pub(crate) fn run(
+    conn: Connection,
+    jobs: Receiver<Box<dyn WriteJob>>,
+    aliases: SharedAliases,
+    checkpointer: Checkpointer,
+    wal_path: &Path,
+) {
     let mut last_now = Timestamp(0);
     let mut params = ParamIds::default();
     while let Ok(first) = jobs.recv() {
@@ -143,8 +151,11 @@ pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>, aliases: 
         let now = Timestamp(Timestamp::now().0.max(last_now.0 + 1));
         last_now = now;
         let commit = run_batch(&conn, &aliases, &mut params, &mut batch, now);
-        if let Err(error) = &commit {
-            tracing::error!(%error, jobs = batch.len(), "write batch failed; rolled back");
+        match &commit {
+            Ok(()) => checkpointer.nudge(),
+            Err(error) => {
+                tracing::error!(%error, jobs = batch.len(), "write batch failed; rolled back");
+            }
         }
         for job in batch {
             let result = match &commit {
@@ -153,7 +164,16 @@ pub(crate) fn run(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>, aliases: 
             };
             job.finish(result);
         }
+        if std::fs::metadata(wal_path).is_ok_and(|wal| wal.len() > WAL_LIMIT) {
+            // The background checkpoints have not caught up: copy everything and restart the
+            // log here, between batches, waiting for readers of old snapshots if need be.
+            if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                tracing::warn!(%error, "checkpoint of an oversized log failed");
+            }
+        }
     }
+    // The writer's connection closes last, with a final checkpoint.
+    checkpointer.stop();
     tracing::debug!("store writer stopped");
 }
 
