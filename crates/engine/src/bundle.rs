@@ -36,6 +36,21 @@ pub struct EntryResponse {
     pub resource: Option<Vec<u8>>,
 }
 
+/// Work run inside the write job of [`Engine::process_transaction_with`].
+pub trait TransactionHooks: Send + 'static {
+    /// Runs first; `false` skips the Bundle (the job then writes only what this wrote).
+    ///
+    /// # Errors
+    /// Fails the whole job.
+    fn before(&mut self, tx: &mut dyn WriteTx) -> Result<bool, Error>;
+
+    /// Runs after the Bundle's entries, with their responses.
+    ///
+    /// # Errors
+    /// Fails the whole job: the Bundle's writes are rolled back too.
+    fn after(&mut self, tx: &mut dyn WriteTx, responses: &[EntryResponse]) -> Result<(), Error>;
+}
+
 /// The outcome of a whole batch or transaction.
 #[derive(Debug)]
 pub struct BundleResponse {
@@ -344,6 +359,62 @@ impl Engine {
     /// For a transaction, the first failing entry (as [`Error::TransactionEntry`]); nothing is
     /// written then. For a batch, only a malformed Bundle fails as a whole.
     pub async fn process_bundle(&self, bundle: Value) -> Result<BundleResponse, Error> {
+        let (kind, parsed) = self.prepare_bundle(bundle)?;
+        match kind {
+            BundleKind::Transaction => {
+                let entries = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
+                let engine = self.clone();
+                let responses = self
+                    .run(move |tx| engine.run_transaction(tx, entries))
+                    .await?;
+                Ok(BundleResponse {
+                    kind,
+                    entries: responses.into_iter().map(Ok).collect(),
+                })
+            }
+            BundleKind::Batch => self.run_batch(parsed).await,
+        }
+    }
+
+    /// Processes a transaction Bundle with `hooks` run in the same write job: `before` may
+    /// skip the Bundle, `after` sees its responses. Everything they write commits with the
+    /// Bundle's resources or not at all. Returns the responses (`None` when skipped) and the
+    /// hooks.
+    ///
+    /// # Errors
+    /// As [`Engine::process_bundle`] for a transaction, or the hooks' errors; nothing is
+    /// written then.
+    pub async fn process_transaction_with<H: TransactionHooks>(
+        &self,
+        bundle: Value,
+        hooks: H,
+    ) -> Result<(Option<Vec<EntryResponse>>, H), Error> {
+        let (kind, parsed) = self.prepare_bundle(bundle)?;
+        if kind != BundleKind::Transaction {
+            return Err(Error::invalid(
+                Some("Bundle.type"),
+                "expected a transaction Bundle",
+            ));
+        }
+        let entries = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let engine = self.clone();
+        let mut hooks = hooks;
+        self.run(move |tx| {
+            if !hooks.before(tx)? {
+                return Ok((None, hooks));
+            }
+            let responses = engine.run_transaction(tx, entries)?;
+            hooks.after(tx, &responses)?;
+            Ok((Some(responses), hooks))
+        })
+        .await
+    }
+
+    /// Checks a batch or transaction Bundle and computes its entries' index rows.
+    fn prepare_bundle(
+        &self,
+        bundle: Value,
+    ) -> Result<(BundleKind, Vec<Result<Entry, Error>>), Error> {
         let kind = match bundle.get("resourceType").and_then(Value::as_str) {
             Some("Bundle") => match bundle.get("type").and_then(Value::as_str) {
                 Some("transaction") => BundleKind::Transaction,
@@ -410,44 +481,34 @@ impl Engine {
                 });
             }
         }
-        match kind {
-            BundleKind::Transaction => {
-                let entries = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
-                let engine = self.clone();
-                let responses = self
-                    .run(move |tx| engine.run_transaction(tx, entries))
-                    .await?;
-                Ok(BundleResponse {
-                    kind,
-                    entries: responses.into_iter().map(Ok).collect(),
-                })
+        Ok((kind, parsed))
+    }
+
+    async fn run_batch(&self, parsed: Vec<Result<Entry, Error>>) -> Result<BundleResponse, Error> {
+        let kind = BundleKind::Batch;
+        let futures = parsed.into_iter().map(|entry| {
+            let engine = self.clone();
+            async move {
+                let entry = entry?;
+                let index = entry.index;
+                let worker = engine.clone();
+                engine
+                    .run(move |tx| {
+                        let mut ids = HashMap::new();
+                        worker.run_entry(tx, entry, &mut ids, None)
+                    })
+                    .await
+                    .map_err(|error| match error {
+                        Error::TransactionEntry { .. } => error,
+                        other => Error::TransactionEntry {
+                            index,
+                            source: Box::new(other),
+                        },
+                    })
             }
-            BundleKind::Batch => {
-                let futures = parsed.into_iter().map(|entry| {
-                    let engine = self.clone();
-                    async move {
-                        let entry = entry?;
-                        let index = entry.index;
-                        let worker = engine.clone();
-                        engine
-                            .run(move |tx| {
-                                let mut ids = HashMap::new();
-                                worker.run_entry(tx, entry, &mut ids, None)
-                            })
-                            .await
-                            .map_err(|error| match error {
-                                Error::TransactionEntry { .. } => error,
-                                other => Error::TransactionEntry {
-                                    index,
-                                    source: Box::new(other),
-                                },
-                            })
-                    }
-                });
-                let entries = futures_util::future::join_all(futures).await;
-                Ok(BundleResponse { kind, entries })
-            }
-        }
+        });
+        let entries = futures_util::future::join_all(futures).await;
+        Ok(BundleResponse { kind, entries })
     }
 
     fn run_transaction(

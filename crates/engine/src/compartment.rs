@@ -25,7 +25,7 @@ impl Engine {
     }
 
     /// The clause "refers to Patient/`id` through one of these parameters".
-    fn compartment_clause(id: &str, params: &BTreeSet<String>) -> Clause {
+    pub(crate) fn compartment_clause(id: &str, params: &BTreeSet<String>) -> Clause {
         Clause(
             params
                 .iter()

@@ -32,6 +32,7 @@ mod dispose;
 mod error;
 mod ingest;
 mod interactions;
+mod merge;
 mod outcome;
 pub mod query;
 mod reindex;
@@ -40,7 +41,7 @@ pub mod resource;
 mod searching;
 mod shape;
 
-pub use bundle::{BundleKind, BundleResponse, EntryResponse};
+pub use bundle::{BundleKind, BundleResponse, EntryResponse, TransactionHooks};
 pub use error::{Error, Problem};
 pub use ingest::{IngestOutcome, check as check_resource};
 pub use interactions::{Prepared, Written};

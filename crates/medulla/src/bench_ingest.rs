@@ -23,6 +23,9 @@ pub struct IngestBenchArgs {
     /// Work directory (default: a temporary directory, removed afterwards).
     #[arg(long)]
     pub work: Option<PathBuf>,
+    /// Keep each imported store (`WORK/store-N`) for `medulla bench export`; needs `--work`.
+    #[arg(long, requires = "work")]
+    pub keep_stores: bool,
 }
 
 struct Figures {
@@ -75,7 +78,9 @@ pub fn run(args: IngestBenchArgs) -> anyhow::Result<()> {
         let store = work.join(format!("store-{patients}"));
         let ours = import(&input, &store)?;
         let store_bytes = dir_size(&store);
-        let _ = std::fs::remove_dir_all(&store);
+        if !args.keep_stores {
+            let _ = std::fs::remove_dir_all(&store);
+        }
         println!(
             "  medulla import (full indexing): {:>8.0} resources/s {:>6.1} MB/s  {:>6.1} s  peak RSS {:>5.0} MiB  store {:.0} MB",
             ours.rate(),

@@ -181,3 +181,22 @@ fn unions_match_any_member() {
     let sorted = server.search("Observation?_sort=combo-code,_id");
     assert_eq!(ids(&sorted), vec!["o4", "o1", "o2", "o3"]);
 }
+
+#[test]
+fn identifier_modifier_on_a_restricted_reference() {
+    let World { server, .. } = world();
+    let observation = json!({
+        "resourceType": "Observation", "id": "o5", "status": "final", "code": {"text": "x"},
+        "subject": {"identifier": {"system": "urn:mrn", "value": "77"}},
+    });
+    assert_eq!(server.put("Observation/o5", &observation).status, 201);
+    assert_eq!(
+        set(&server.search("Observation?patient:identifier=urn:mrn|77")),
+        ids_of(["o5"])
+    );
+    assert_eq!(
+        set(&server.search("Observation?subject:identifier=urn:mrn|77")),
+        ids_of(["o5"])
+    );
+    assert_eq!(server.count("Observation?patient:identifier=urn:mrn|78"), 0);
+}

@@ -126,6 +126,18 @@ pub trait Store: Send + Sync + 'static {
     /// declares them each time it opens the store.
     fn set_param_aliases(&self, aliases: ParamAliases);
 
+    /// Records of `kind` with sequence numbers after `after`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn records(&self, kind: &str, after: i64, limit: usize) -> Result<Vec<Record>, Error>;
+
+    /// The record of `kind` with sequence number `seq`.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn record_by_seq(&self, kind: &str, seq: i64) -> Result<Option<Record>, Error>;
+
     /// Counts of stored rows, for diagnostics and benchmarks.
     ///
     /// # Errors
@@ -169,4 +181,23 @@ pub trait WriteTx {
     /// # Errors
     /// Fails only when the backend fails.
     fn search(&mut self, query: &SearchQuery) -> Result<SearchPage, Error>;
+
+    /// The record `key` of `kind`, as this transaction sees it.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn record(&mut self, kind: &str, key: &str) -> Result<Option<Record>, Error>;
+
+    /// Creates or replaces record `key` of `kind`; returns its sequence number, which stays
+    /// the same when the record is replaced.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn put_record(
+        &mut self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        data: Option<&[u8]>,
+    ) -> Result<i64, Error>;
 }

@@ -146,6 +146,25 @@ pub struct HistoryPage {
     pub next_before_seq: Option<i64>,
 }
 
+/// A keyed record kept beside the resources, written in the same transactions: what other
+/// parts of Medulla need to remember atomically with the resources they write (the HL7 v2
+/// message log, for one). The store does not interpret `value` or `data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Sequence number, assigned when the record is first written; stable across updates.
+    pub seq: i64,
+    /// What kind of record (`hl7v2-message`, …).
+    pub kind: String,
+    /// Unique within the kind.
+    pub key: String,
+    /// When it was last written.
+    pub updated: Timestamp,
+    /// The caller's value (JSON, usually).
+    pub value: Vec<u8>,
+    /// Optional bytes kept beside the value (a raw message, say).
+    pub data: Option<Vec<u8>>,
+}
+
 /// Row counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreStats {

@@ -167,4 +167,30 @@ fn typical_searches_use_indexes() {
     assert_indexed(&store, &both, "idx_reference_target");
     // o{n} with n % 7 == 3 and n % 11 == 4: n = 4 + 11k, 4+11k ≡ 3 (mod 7) → k = 5 → n = 59 > 49.
     assert_eq!(store.search(&both).unwrap().resources.len(), 0);
+
+    // The clause that does not drive is probed per candidate through the primary key, not
+    // by walking the value index's range for the code (which grows with the table).
+    let probe = observations(
+        vec![
+            reference.clauses[0].clone(),
+            Clause(vec![Predicate::Token {
+                param: "code".into(),
+                system: TokenSystem::Any,
+                code: Some("4".into()),
+            }]),
+        ],
+        Vec::new(),
+    );
+    let plan = assert_indexed(&store, &probe, "idx_reference_target");
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("USING PRIMARY KEY (res_key=?)")),
+        "the token probe does not use the primary key: {plan:#?}"
+    );
+    assert!(
+        !plan.iter().any(|step| step.contains("idx_token_value")),
+        "{plan:#?}"
+    );
+    // p4's observations are o4, o15, o26, o37, o48; of those only o4 has code 4 (4 % 7).
+    assert_eq!(store.search(&probe).unwrap().resources.len(), 1);
 }

@@ -302,3 +302,42 @@ fn committed_pages_reach_the_database_file_in_the_background() {
     }
     assert!(store.read("Patient", "p1999").unwrap().is_some());
 }
+
+#[test]
+fn records_are_written_with_the_transaction_and_keep_their_numbers() {
+    let (_dir, store) = open();
+    let first = write(&store, |tx| {
+        assert!(tx.record("log", "a")?.is_none());
+        let seq = tx.put_record("log", "a", b"one", Some(b"raw"))?;
+        assert_eq!(tx.record("log", "a")?.unwrap().value, b"one");
+        Ok::<_, Error>(seq)
+    })
+    .blocking_wait()
+    .unwrap();
+    // Replacing keeps the number; a failed job leaves nothing behind.
+    let second = write(&store, |tx| tx.put_record("log", "a", b"two", None))
+        .blocking_wait()
+        .unwrap();
+    assert_eq!(first, second);
+    let failed: Result<(), Error> = write(&store, |tx| {
+        tx.put_record("log", "b", b"lost", None)?;
+        Err(Error::CommitFailed("on purpose".into()))
+    })
+    .blocking_wait();
+    assert!(failed.is_err());
+    write(&store, |tx| {
+        tx.put_record("other", "a", b"x", None).map(|_| ())
+    })
+    .blocking_wait()
+    .unwrap();
+    let all = store.records("log", 0, 10).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].key.as_str(), all[0].value.as_slice()),
+        ("a", &b"two"[..])
+    );
+    assert_eq!(all[0].data, None);
+    assert_eq!(store.record_by_seq("log", first).unwrap().unwrap().key, "a");
+    assert!(store.record_by_seq("other", first).unwrap().is_none());
+    assert!(store.records("log", first, 10).unwrap().is_empty());
+}

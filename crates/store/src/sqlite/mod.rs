@@ -9,8 +9,8 @@ mod search_sql;
 mod writer;
 
 use crate::{
-    Error, HistoryPage, HistoryQuery, Include, ParamAliases, SearchPage, SearchQuery, Store,
-    StoreStats, StoredResource, WriteJob,
+    Error, HistoryPage, HistoryQuery, Include, ParamAliases, Record, SearchPage, SearchQuery,
+    Store, StoreStats, StoredResource, WriteJob,
 };
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -253,6 +253,14 @@ impl Store for SqliteStore {
             }
             None => job.finish(Err(Error::WriterStopped)),
         }
+    }
+
+    fn records(&self, kind: &str, after: i64, limit: usize) -> Result<Vec<Record>, Error> {
+        self.with_reader(|conn| queries::records(conn, kind, after, limit))
+    }
+
+    fn record_by_seq(&self, kind: &str, seq: i64) -> Result<Option<Record>, Error> {
+        self.with_reader(|conn| queries::record_by_seq(conn, kind, seq))
     }
 
     fn set_param_aliases(&self, aliases: ParamAliases) {

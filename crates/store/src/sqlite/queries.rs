@@ -3,7 +3,7 @@
 use super::search_sql::{self, Plan};
 use crate::{
     Clause, Error, HistoryPage, HistoryQuery, HistoryScope, Include, Method, PageKey, ParamAliases,
-    Predicate, SearchPage, SearchQuery, SortValue, StoredResource, Timestamp,
+    Predicate, Record, SearchPage, SearchQuery, SortValue, StoredResource, Timestamp,
 };
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -350,4 +350,77 @@ pub(crate) fn scan(
     let _ = conn.execute_batch("COMMIT");
     let _ = conn.pragma_update(None, "cache_size", -2048);
     result
+}
+
+const RECORD_COLUMNS: &str = "seq, kind, key, updated, value, data";
+
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        seq: row.get(0)?,
+        kind: row.get(1)?,
+        key: row.get(2)?,
+        updated: Timestamp(row.get(3)?),
+        value: row.get(4)?,
+        data: row.get(5)?,
+    })
+}
+
+/// Record `key` of `kind`.
+pub(crate) fn record(conn: &Connection, kind: &str, key: &str) -> Result<Option<Record>, Error> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?1 AND key = ?2"
+        ))?
+        .query_row((kind, key), record_from_row)
+        .optional()?)
+}
+
+/// Record `seq` of `kind`.
+pub(crate) fn record_by_seq(
+    conn: &Connection,
+    kind: &str,
+    seq: i64,
+) -> Result<Option<Record>, Error> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?1 AND seq = ?2"
+        ))?
+        .query_row((kind, seq), record_from_row)
+        .optional()?)
+}
+
+/// Records of `kind` after `after`, oldest first.
+pub(crate) fn records(
+    conn: &Connection,
+    kind: &str,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Record>, Error> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        ))?
+        .query_map((kind, after, limit), record_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Creates or replaces a record, keeping its sequence number.
+pub(crate) fn put_record(
+    conn: &Connection,
+    kind: &str,
+    key: &str,
+    updated: Timestamp,
+    value: &[u8],
+    data: Option<&[u8]>,
+) -> Result<i64, Error> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "INSERT INTO records (kind, key, updated, value, data) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (kind, key) DO UPDATE SET updated = excluded.updated, \
+             value = excluded.value, data = excluded.data RETURNING seq",
+        )?
+        .query_row((kind, key, updated.0, value, data), |row| row.get(0))?;
+    Ok(seq)
 }

@@ -112,6 +112,17 @@ CREATE TABLE IF NOT EXISTS idx_composite (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_composite_value ON idx_composite (pid, code, system);
 
+-- Keyed records written atomically with resources (see `Record`).
+CREATE TABLE IF NOT EXISTS records (
+    seq     INTEGER PRIMARY KEY,
+    kind    TEXT    NOT NULL,
+    key     TEXT    NOT NULL,
+    updated INTEGER NOT NULL,
+    value   BLOB    NOT NULL,
+    data    BLOB,
+    UNIQUE (kind, key)
+);
+
 -- Full text: rowid is the resource's res_key; nothing but the index is stored.
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     text, content, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'

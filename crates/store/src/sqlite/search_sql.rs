@@ -105,7 +105,14 @@ fn open_index(
         }
     }
     let target = (kind == IndexKind::Reference).then_some("x.target_type");
-    push_param_ids(sql, "x.pid", target, types, param);
+    // A probe must go through the primary key (`res_key` first): `+` keeps SQLite from
+    // choosing a value index by `pid`, which would walk every row of the parameter.
+    let column = if form == Form::Exists {
+        "+x.pid"
+    } else {
+        "x.pid"
+    };
+    push_param_ids(sql, column, target, types, param);
 }
 
 /// Appends "`column` is the id of parameter `code` of one of `types`" (of any type when
@@ -120,15 +127,21 @@ fn push_param_ids(
     code: &str,
 ) {
     let aliases = Arc::clone(&sql.aliases);
+    // `patient:identifier` rows are those of the member (`subject:identifier`); identifier
+    // rows carry no target type, so a restriction cannot apply to them.
+    let (base, suffix) = match code.strip_suffix(":identifier") {
+        Some(base) => (base, ":identifier"),
+        None => (code, ""),
+    };
     let aliased: Vec<&str> = if types.is_empty() {
-        let mut all: Vec<&str> = aliases.types_aliasing(code).collect();
+        let mut all: Vec<&str> = aliases.types_aliasing(base).collect();
         all.sort_unstable();
         all
     } else {
         types
             .iter()
             .map(String::as_str)
-            .filter(|t| aliases.members(t, code).is_some())
+            .filter(|t| aliases.members(t, base).is_some())
             .collect()
     };
     if aliased.is_empty() {
@@ -136,17 +149,17 @@ fn push_param_ids(
         return;
     }
     // Members grouped by their target restriction: each group is one lookup.
-    let mut groups: BTreeMap<Option<&str>, Vec<(&str, &str)>> = BTreeMap::new();
+    let mut groups: BTreeMap<Option<String>, Vec<(String, String)>> = BTreeMap::new();
     for resource_type in &aliased {
-        for member in aliases.members(resource_type, code).unwrap_or_default() {
+        for member in aliases.members(resource_type, base).unwrap_or_default() {
             let target = member
                 .target_type
-                .as_deref()
-                .filter(|_| target_column.is_some());
-            groups
-                .entry(target)
-                .or_default()
-                .push((resource_type, member.code.as_str()));
+                .clone()
+                .filter(|_| target_column.is_some() && suffix.is_empty());
+            groups.entry(target).or_default().push((
+                (*resource_type).to_owned(),
+                format!("{}{suffix}", member.code),
+            ));
         }
     }
     let plain: Vec<String> = types
@@ -175,7 +188,7 @@ fn push_param_ids(
         push_plain_param_ids(sql, column, &plain, code);
         parts += 1;
     }
-    for (target, pairs) in &groups {
+    for (target, pairs) in groups {
         if parts > 0 {
             sql.push(" OR ");
         }
@@ -185,29 +198,28 @@ fn push_param_ids(
             sql.push(&format!(
                 "{column} = (SELECT pid FROM params WHERE res_type = "
             ))
-            .bind((*resource_type).to_owned())
+            .bind(resource_type.clone())
             .push(" AND code = ")
-            .bind((*member).to_owned())
+            .bind(member.clone())
             .push(")");
         } else {
             sql.push(&format!(
                 "{column} IN (SELECT pid FROM params WHERE (res_type, code) IN (VALUES "
             ));
-            for (n, (resource_type, member)) in pairs.iter().enumerate() {
+            for (n, (resource_type, member)) in pairs.into_iter().enumerate() {
                 if n > 0 {
                     sql.push(", ");
                 }
                 sql.push("(")
-                    .bind((*resource_type).to_owned())
+                    .bind(resource_type)
                     .push(", ")
-                    .bind((*member).to_owned())
+                    .bind(member)
                     .push(")");
             }
             sql.push("))");
         }
         if let (Some(target), Some(target_column)) = (target, target_column) {
-            sql.push(&format!(" AND {target_column} = "))
-                .bind((*target).to_owned());
+            sql.push(&format!(" AND {target_column} = ")).bind(target);
         }
         sql.push(")");
     }
@@ -808,7 +820,7 @@ fn sort_expression(aliases: &Arc<ParamAliases>, key: &SortKey) -> Sql {
                 "(SELECT {aggregate}({column}) FROM {} s WHERE s.res_key = r0.res_key AND ",
                 table(kind)
             ));
-            push_param_ids(&mut sql, "s.pid", None, &[], &key.param);
+            push_param_ids(&mut sql, "+s.pid", None, &[], &key.param);
             sql.push(")");
         }
     }

@@ -4,8 +4,8 @@ use super::checkpoint::{Checkpointer, WAL_LIMIT};
 use super::params::ParamIds;
 use super::{SharedAliases, current_aliases, index_rows, queries};
 use crate::{
-    Error, IndexRows, NewVersion, SearchPage, SearchQuery, StoredResource, Timestamp, WriteJob,
-    WriteTx,
+    Error, IndexRows, NewVersion, Record, SearchPage, SearchQuery, StoredResource, Timestamp,
+    WriteJob, WriteTx,
 };
 use rusqlite::{Connection, OptionalExtension};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -121,6 +121,20 @@ impl WriteTx for SqliteWriteTx<'_> {
             }
             _ => Ok(false),
         }
+    }
+
+    fn record(&mut self, kind: &str, key: &str) -> Result<Option<Record>, Error> {
+        queries::record(self.conn, kind, key)
+    }
+
+    fn put_record(
+        &mut self,
+        kind: &str,
+        key: &str,
+        value: &[u8],
+        data: Option<&[u8]>,
+    ) -> Result<i64, Error> {
+        queries::put_record(self.conn, kind, key, self.now, value, data)
     }
 
     fn search(&mut self, query: &SearchQuery) -> Result<SearchPage, Error> {

@@ -1,0 +1,125 @@
+//! The five (or six) delimiters a message declares in MSH-1 and MSH-2.
+
+/// Separators and the escape character, as declared by the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delimiters {
+    /// MSH-1, normally `|`.
+    pub field: char,
+    /// Normally `^`.
+    pub component: char,
+    /// Normally `~`.
+    pub repetition: char,
+    /// Normally `\`; `None` when the message declares no escape character.
+    pub escape: Option<char>,
+    /// Normally `&`.
+    pub subcomponent: char,
+    /// v2.7's truncation character (`#`), when declared.
+    pub truncation: Option<char>,
+}
+
+impl Default for Delimiters {
+    fn default() -> Self {
+        Delimiters {
+            field: '|',
+            component: '^',
+            repetition: '~',
+            escape: Some('\\'),
+            subcomponent: '&',
+            truncation: None,
+        }
+    }
+}
+
+impl Delimiters {
+    /// Reads MSH-1 and MSH-2 from the start of a message (`MSH|^~\&|…`). `None` when they are
+    /// missing, repeated, alphanumeric or otherwise unusable.
+    pub fn from_header(header: &str) -> Option<(Delimiters, usize)> {
+        let mut chars = header.strip_prefix("MSH")?.char_indices();
+        let (_, field) = chars.next()?;
+        let mut encoding = Vec::new();
+        let mut end = None;
+        for (at, c) in chars {
+            if c == field || c == '\r' || c == '\n' {
+                end = Some(at + 3);
+                break;
+            }
+            encoding.push(c);
+        }
+        let end = end.unwrap_or(header.len());
+        let usable = |c: &char| !c.is_alphanumeric() && !c.is_whitespace();
+        if !usable(&field) || encoding.len() < 3 || encoding.len() > 5 {
+            return None;
+        }
+        let component = encoding[0];
+        let repetition = encoding[1];
+        let (escape, subcomponent) = match encoding.len() {
+            3 => (None, encoding[2]),
+            _ => (Some(encoding[2]), encoding[3]),
+        };
+        let truncation = encoding.get(4).copied();
+        let mut all = vec![field, component, repetition, subcomponent];
+        all.extend(escape);
+        all.extend(truncation);
+        if !all.iter().all(usable) {
+            return None;
+        }
+        let mut unique = all.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        if unique.len() != all.len() {
+            return None;
+        }
+        Some((
+            Delimiters {
+                field,
+                component,
+                repetition,
+                escape,
+                subcomponent,
+                truncation,
+            },
+            end,
+        ))
+    }
+
+    /// MSH-2 as written from these delimiters.
+    pub fn encoding_characters(&self) -> String {
+        let mut text = String::new();
+        text.push(self.component);
+        text.push(self.repetition);
+        text.extend(self.escape);
+        text.push(self.subcomponent);
+        text.extend(self.truncation);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_and_unusual_delimiters() {
+        let (standard, end) = Delimiters::from_header("MSH|^~\\&|A").unwrap();
+        assert_eq!(standard, Delimiters::default());
+        assert_eq!(end, 8);
+        let (odd, _) = Delimiters::from_header("MSH*:@!%*X").unwrap();
+        assert_eq!(
+            (
+                odd.field,
+                odd.component,
+                odd.repetition,
+                odd.escape,
+                odd.subcomponent
+            ),
+            ('*', ':', '@', Some('!'), '%')
+        );
+        let (v27, _) = Delimiters::from_header("MSH|^~\\&#|A").unwrap();
+        assert_eq!(v27.truncation, Some('#'));
+        assert_eq!(v27.encoding_characters(), "^~\\&#");
+        assert!(Delimiters::from_header("MSH|^~|A").is_none());
+        assert!(Delimiters::from_header("MSH|^^\\&|A").is_none());
+        assert!(Delimiters::from_header("MSHa^~\\&aX").is_none());
+        assert!(Delimiters::from_header("PID|^~\\&|").is_none());
+    }
+}
