@@ -22,6 +22,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Search(args) => crate::bench_search::run(args),
         BenchWhat::Ingest(args) => crate::bench_ingest::run(args),
         BenchWhat::Export(args) => crate::bench_export::run(args),
+        BenchWhat::Hl7(args) => crate::bench_hl7::run(args),
     }
 }
 

@@ -33,6 +33,78 @@ pub enum Command {
     Fhirpath(FhirpathArgs),
     /// Measure performance and print figures.
     Bench(BenchArgs),
+    /// The HL7 v2 interface: parse, map, send and receive messages, read the message log.
+    Hl7(Hl7Args),
+}
+
+#[derive(Debug, Args)]
+pub struct Hl7Args {
+    #[command(subcommand)]
+    pub command: Hl7Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Hl7Command {
+    /// Parse a file of messages and print each as a JSON tree (groups, segments, fields).
+    Parse {
+        /// A file with one or more messages.
+        file: PathBuf,
+        /// Refuse `\n` segment separators, trailing whitespace and 8-bit text in ASCII messages.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print the FHIR transaction Bundle each message of a file maps to (nothing is written).
+    ToFhir {
+        /// A file with one or more messages.
+        file: PathBuf,
+        /// Parse strictly.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Send the messages of files over MLLP, one at a time, waiting for each ACK.
+    Send {
+        /// Receiver address, HOST:PORT.
+        #[arg(long)]
+        to: String,
+        /// Files with one or more messages each.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seconds to wait for each ACK.
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
+    },
+    /// Receive messages over MLLP into the store (without the FHIR HTTP API).
+    Listen {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on (loopback only).
+        #[arg(long, env = "MEDULLA_MLLP", default_value = "127.0.0.1:2575")]
+        mllp: SocketAddr,
+        /// Parse strictly.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// List the message log as JSON lines (oldest first).
+    Log {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only messages with this status: applied, failed (dead letters) or rejected.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only messages logged after this id.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Re-run a dead-lettered message (after fixing what made it fail).
+    Replay {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The message's id in `medulla hl7 log`.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +144,10 @@ pub struct ServeArgs {
     /// Let a conditional delete remove every match (otherwise several matches answer 412).
     #[arg(long, env = "MEDULLA_ALLOW_MULTIPLE_DELETE")]
     pub allow_multiple_delete: bool,
+    /// Also receive HL7 v2 messages over MLLP on this address (loopback only), e.g.
+    /// 127.0.0.1:2575.
+    #[arg(long, env = "MEDULLA_MLLP")]
+    pub mllp: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +254,9 @@ pub enum BenchWhat {
     Ingest(crate::bench_ingest::IngestBenchArgs),
     /// System-level `$export` of an existing store (MB/s of NDJSON), against raw SQLite reads.
     Export(crate::bench_export::ExportBenchArgs),
+    /// HL7 v2 parse throughput against peer parsers (`--peers`), and messages/s end to end
+    /// over MLLP into the store.
+    Hl7(crate::bench_hl7::Hl7BenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,12 @@
 mod bench;
 mod bench_export;
 mod bench_fhirpath;
+mod bench_hl7;
 mod bench_ingest;
 mod bench_search;
 mod cli;
 mod export;
+mod hl7;
 mod import;
 mod serve;
 
@@ -52,6 +54,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Export(args) => export::run(args),
         cli::Command::Fhirpath(args) => fhirpath(args),
         cli::Command::Bench(args) => bench::run(args),
+        cli::Command::Hl7(args) => hl7::run(args),
     }
 }
 

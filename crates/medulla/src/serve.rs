@@ -6,6 +6,13 @@ use std::sync::Arc;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    if let Some(mllp) = args.mllp
+        && !mllp.ip().is_loopback()
+    {
+        bail!(
+            "refusing to listen for MLLP on {mllp}: MLLP has no authentication of its own, so Medulla only listens on loopback addresses until access control exists"
+        );
+    }
     if !args.addr.ip().is_loopback() {
         bail!(
             "refusing to listen on {}: authentication is not available yet, so Medulla only listens on loopback addresses (127.0.0.1 or ::1)",
@@ -60,6 +67,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             engine.clone(),
         )
         .context("opening the import folders")?;
+        let mllp = match args.mllp {
+            Some(address) => Some(
+                tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding {address} for MLLP"))?,
+            ),
+            None => None,
+        };
+        let interface = medulla_interface::Interface::new(engine.clone(), Default::default());
         let router = medulla_server::app(
             engine,
             medulla_server::ServerConfig {
@@ -75,16 +91,43 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             startup_ms = started.elapsed().as_millis() as u64,
             "medulla listening"
         );
-        medulla_server::serve(listener, router, shutdown_signal())
+        // One signal stops both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let wait = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let mllp_task = mllp.map(|listener| {
+            if let Ok(local) = listener.local_addr() {
+                tracing::info!(%local, "MLLP listening");
+            }
+            tokio::spawn(medulla_interface::mllp::serve(
+                listener,
+                interface,
+                medulla_interface::mllp::MllpOptions::default(),
+                wait(stopped.clone()),
+            ))
+        });
+        let served = medulla_server::serve(listener, router, wait(stopped))
             .await
-            .context("serving")
+            .context("serving");
+        if let Some(task) = mllp_task {
+            match task.await {
+                Ok(result) => result.context("serving MLLP")?,
+                Err(error) => tracing::error!(%error, "the MLLP listener failed"),
+            }
+        }
+        served
     })?;
     store.close();
     tracing::info!("medulla stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -170,6 +170,8 @@ impl SqliteStore {
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "cache_size", -2048)?;
+        conn.set_prepared_statement_cache_capacity(128);
+        schema::stable_plans(&conn)?;
         Ok(conn)
     }
 
