@@ -4,7 +4,11 @@
 'use strict';
 const fs = require('fs');
 const { Hl7Message } = require('@medplum/core');
-const version = require('@medplum/core/package.json').version;
+const path = require('path');
+// The package's "exports" hide package.json; read it from the folder node resolved.
+const version = JSON.parse(
+  fs.readFileSync(path.join(path.dirname(require.resolve('@medplum/core')), '..', '..', 'package.json'), 'utf8'),
+).version;
 
 const [file, roundsText] = process.argv.slice(2);
 const rounds = Number(roundsText || '1');

@@ -38,7 +38,7 @@ def with_hl7apy(corpus):
 
 def main():
     parser, file, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    with open(file, encoding="latin-1") as handle:
+    with open(file, encoding="latin-1", newline="") as handle:
         corpus = [line for line in handle.read().split("\n") if line]
     work = with_hl7 if parser == "hl7" else with_hl7apy
     work(corpus[:50])  # warm-up
