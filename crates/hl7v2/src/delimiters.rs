@@ -36,38 +36,41 @@ impl Delimiters {
     pub fn from_header(header: &str) -> Option<(Delimiters, usize)> {
         let mut chars = header.strip_prefix("MSH")?.char_indices();
         let (_, field) = chars.next()?;
-        let mut encoding = Vec::new();
+        // At most five encoding characters; no allocation, since every message parses this.
+        let mut encoding = ['\0'; 5];
+        let mut count = 0;
         let mut end = None;
         for (at, c) in chars {
             if c == field || c == '\r' || c == '\n' {
                 end = Some(at + 3);
                 break;
             }
-            encoding.push(c);
+            if count == encoding.len() {
+                return None;
+            }
+            encoding[count] = c;
+            count += 1;
         }
         let end = end.unwrap_or(header.len());
-        let usable = |c: &char| !c.is_alphanumeric() && !c.is_whitespace();
-        if !usable(&field) || encoding.len() < 3 || encoding.len() > 5 {
+        let usable = |c: char| !c.is_alphanumeric() && !c.is_whitespace();
+        if !usable(field) || count < 3 {
             return None;
         }
         let component = encoding[0];
         let repetition = encoding[1];
-        let (escape, subcomponent) = match encoding.len() {
+        let (escape, subcomponent) = match count {
             3 => (None, encoding[2]),
             _ => (Some(encoding[2]), encoding[3]),
         };
-        let truncation = encoding.get(4).copied();
-        let mut all = vec![field, component, repetition, subcomponent];
-        all.extend(escape);
-        all.extend(truncation);
-        if !all.iter().all(usable) {
-            return None;
-        }
-        let mut unique = all.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        if unique.len() != all.len() {
-            return None;
+        let truncation = (count == 5).then_some(encoding[4]);
+        let all = [field, component, repetition, subcomponent];
+        let declared = all.iter().copied().chain(escape).chain(truncation);
+        let mut seen = ['\0'; 6];
+        for (n, c) in declared.enumerate() {
+            if !usable(c) || seen[..n].contains(&c) {
+                return None;
+            }
+            seen[n] = c;
         }
         Some((
             Delimiters {

@@ -101,16 +101,11 @@ pub fn parse<'a>(bytes: &'a [u8], options: &ParseOptions) -> Result<Message<'a>,
     }
     // MSH-18 decides how to read the rest; the header itself is ASCII in every charset we
     // read, so read it as Latin-1 (which cannot fail) to find MSH-18 first.
-    let header_end = bytes
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(bytes.len());
+    let header_end = memchr::memchr2(b'\r', b'\n', bytes).unwrap_or(bytes.len());
     let header = crate::charset::latin1(&bytes[..header_end]);
     let (delimiters, _) = Delimiters::from_header(&header).ok_or(ParseError::BadDelimiters)?;
-    let msh18 = header
-        .split(delimiters.field)
-        .nth(17)
-        .map(|value| value.split(delimiters.repetition).next().unwrap_or(""))
+    let msh18 = nth_part(&header, delimiters.field, 17)
+        .and_then(|value| nth_part(value, delimiters.repetition, 0))
         .unwrap_or("");
     let charset = Charset::from_msh18(msh18)
         .ok_or_else(|| ParseError::UnsupportedCharset(msh18.to_owned()))?;
@@ -160,10 +155,7 @@ fn split_segments(
     let mut segments = Vec::with_capacity(16);
     let mut at = 0;
     while at < bytes.len() {
-        let body_end = bytes[at..]
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .map_or(bytes.len(), |n| at + n);
+        let body_end = memchr::memchr2(b'\r', b'\n', &bytes[at..]).map_or(bytes.len(), |n| at + n);
         let two = bytes.get(body_end..body_end + 2) == Some(b"\r\n");
         let end = if body_end < bytes.len() {
             body_end + if two { 2 } else { 1 }
@@ -336,6 +328,26 @@ impl<'a> Message<'a> {
     }
 }
 
+/// Part `n` (0-based) of `text` split on `separator`. Separators are nearly always ASCII, and
+/// then a byte search (SIMD) finds them; any other separator goes through `str::split`.
+fn nth_part(text: &str, separator: char, n: usize) -> Option<&str> {
+    let Ok(byte) = u8::try_from(separator) else {
+        return text.split(separator).nth(n);
+    };
+    if !byte.is_ascii() {
+        return text.split(separator).nth(n);
+    }
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut found = memchr::memchr_iter(byte, bytes);
+    for _ in 0..n {
+        start = found.next()? + 1;
+    }
+    let end = found.next().unwrap_or(bytes.len());
+    // Both ends sit next to an ASCII byte, so they are character boundaries.
+    text.get(start..end)
+}
+
 /// One segment.
 #[derive(Debug, Clone, Copy)]
 pub struct Segment<'m> {
@@ -345,8 +357,14 @@ pub struct Segment<'m> {
 }
 
 impl<'m> Segment<'m> {
-    /// The three-character segment id.
+    /// The segment id (three characters in every message `parse` accepts).
     pub fn name(&self) -> &'m str {
+        // Fast path: a three-character id followed by the field separator or the end.
+        if let Some(rest) = self.text.get(3..)
+            && (rest.is_empty() || rest.starts_with(self.delimiters.field))
+        {
+            return &self.text[..3];
+        }
         let end = self
             .text
             .find(self.delimiters.field)
@@ -365,7 +383,11 @@ impl<'m> Segment<'m> {
     }
 
     fn is_header(&self) -> bool {
-        matches!(self.name(), "MSH" | "BHS" | "FHS")
+        // Byte tests rather than string comparisons: this runs on every field access.
+        matches!(
+            self.name().as_bytes(),
+            [b'M', b'S', b'H'] | [b'B' | b'F', b'H', b'S']
+        )
     }
 
     /// Field `n` (1-based). MSH-1 is the field separator and MSH-2 the encoding characters,
@@ -385,7 +407,7 @@ impl<'m> Segment<'m> {
             });
         }
         let index = if header { n - 1 } else { n };
-        let raw = self.text.split(self.delimiters.field).nth(index)?;
+        let raw = nth_part(self.text, self.delimiters.field, index)?;
         Some(Field {
             raw,
             delimiters: self.delimiters,
@@ -501,9 +523,7 @@ impl<'m> Repetition<'m> {
     }
 
     fn component_raw(&self, n: usize) -> Option<&'m str> {
-        self.raw
-            .split(self.delimiters.component)
-            .nth(n.checked_sub(1)?)
+        nth_part(self.raw, self.delimiters.component, n.checked_sub(1)?)
     }
 
     /// The text of component `n`; `None` when absent, empty or null.
@@ -536,9 +556,7 @@ impl<'m> Component<'m> {
     }
 
     fn subcomponent_raw(&self, n: usize) -> Option<&'m str> {
-        self.raw
-            .split(self.delimiters.subcomponent)
-            .nth(n.checked_sub(1)?)
+        nth_part(self.raw, self.delimiters.subcomponent, n.checked_sub(1)?)
     }
 
     /// Sub-component `n` (1-based) as a value.
