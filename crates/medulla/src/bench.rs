@@ -26,6 +26,25 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Installs a Node.js peer's packages (`npm ci` from its lock file) unless `node_modules`
+/// is already there.
+pub(crate) fn install_node_peer(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.join("node_modules").is_dir() {
+        return Ok(());
+    }
+    println!("installing the peer: npm ci in {}", dir.display());
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running npm ci (is npm installed?)")?;
+    if !status.success() {
+        bail!("npm ci in {} failed: {status}", dir.display());
+    }
+    Ok(())
+}
+
 const PATIENT: &str = r#"{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.840.1.113883.4.3.25","value":"MRN-000"}],"active":true,"name":[{"use":"official","family":"Chalmers","given":["Peter","James"]}],"telecom":[{"system":"phone","value":"(03) 5555 6473","use":"work"}],"gender":"male","birthDate":"1974-12-25","address":[{"use":"home","line":["534 Erewhon St"],"city":"PleasantVille","state":"Vic","postalCode":"3999"}]}"#;
 const OBSERVATION: &str = r#"{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/example"},"effectiveDateTime":"2020-03-01T10:15:00+01:00","valueQuantity":{"value":72,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"}}"#;
 

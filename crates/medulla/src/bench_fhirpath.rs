@@ -327,18 +327,7 @@ fn run_peer(peer_dir: &Path, dir: &Path, rounds: u32) -> anyhow::Result<PeerRun>
             script.display()
         );
     }
-    if !peer_dir.join("node_modules").is_dir() {
-        println!("installing the peer: npm ci in {}", peer_dir.display());
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(peer_dir)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .context("running npm ci (is npm installed?)")?;
-        if !status.success() {
-            bail!("npm ci in {} failed: {status}", peer_dir.display());
-        }
-    }
+    crate::bench::install_node_peer(peer_dir)?;
     let output = std::process::Command::new("node")
         .arg(&script)
         .arg("--dir")

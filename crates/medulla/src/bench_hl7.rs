@@ -137,17 +137,7 @@ fn parse_ours(corpus: &[Vec<u8>]) -> ParseRun {
 fn run_peer(dir: &Path, peer: &str, corpus: &Path, messages: usize) -> anyhow::Result<ParseRun> {
     let rounds = 1.max(2000 / messages.max(1));
     let output = if peer == "medplum" {
-        if !dir.join("node_modules").is_dir() {
-            let status = std::process::Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund"])
-                .current_dir(dir)
-                .stdout(std::process::Stdio::null())
-                .status()
-                .context("running npm (is it installed?)")?;
-            if !status.success() {
-                bail!("npm install in {} failed", dir.display());
-            }
-        }
+        crate::bench::install_node_peer(dir)?;
         std::process::Command::new("node")
             .arg(dir.join("run.js"))
             .arg(corpus)
