@@ -56,7 +56,8 @@ pub struct Entry {
     pub ack_code: String,
     /// Why it failed or was rejected.
     pub error: Option<String>,
-    /// `Type/id/_history/version` of every resource written.
+    /// `Type/id/_history/version` of every resource the message wrote (or, for a
+    /// create-if-absent, found already there).
     pub resources: Vec<String>,
     /// Times the message was received again (duplicates) or replayed.
     pub repeats: u64,
