@@ -2,6 +2,7 @@
 //! the same idempotent batched writes as `medulla import`.
 
 use crate::Error;
+use crate::job::io_error;
 use medulla_engine::{Engine, resource};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -59,13 +60,6 @@ impl std::fmt::Debug for Imports {
             .field("dir", &self.dir)
             .field("source", &self.source)
             .finish_non_exhaustive()
-    }
-}
-
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_owned(),
-        source,
     }
 }
 

@@ -103,7 +103,8 @@ impl std::fmt::Debug for Exports {
     }
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+/// Maps an I/O failure on `path` to [`Error::Io`].
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_owned(),
         source,

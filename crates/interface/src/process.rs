@@ -92,7 +92,6 @@ impl Interface {
                 return self.dead_letter(bytes, &message, &error).await;
             }
         };
-        let (code, event, _) = message.message_type();
         let merges = mapping::merges(&message)
             .into_iter()
             .map(|((survivor_system, survivor), (merged_system, merged))| {
@@ -106,16 +105,7 @@ impl Interface {
             engine: self.engine.clone(),
             merges,
             key: log::key(&message.sender(), message.control_id()),
-            entry: Entry {
-                sender: message.sender(),
-                control_id: message.control_id().to_owned(),
-                message_type: format!("{code}^{event}"),
-                status: Status::Applied,
-                ack_code: AckCode::Accept.code().to_owned(),
-                error: None,
-                resources: Vec::new(),
-                repeats: 0,
-            },
+            entry: entry_for(Some(&message), Status::Applied, AckCode::Accept, None),
             raw: bytes.to_vec(),
             duplicate: false,
             seq: None,
@@ -171,27 +161,7 @@ impl Interface {
         message: Option<&Message<'_>>,
         error: &AckError,
     ) -> Handled {
-        let (sender, control_id, message_type) = match message {
-            Some(message) => {
-                let (code, event, _) = message.message_type();
-                (
-                    message.sender(),
-                    message.control_id().to_owned(),
-                    format!("{code}^{event}"),
-                )
-            }
-            None => (String::new(), String::new(), String::new()),
-        };
-        let entry = Entry {
-            sender,
-            control_id,
-            message_type,
-            status: Status::Rejected,
-            ack_code: AckCode::Reject.code().to_owned(),
-            error: Some(error.text.clone()),
-            resources: Vec::new(),
-            repeats: 0,
-        };
+        let entry = entry_for(message, Status::Rejected, AckCode::Reject, Some(error));
         // Rejected messages are kept under a key of their own: a sender's control id is not
         // trustworthy in a message that could not be read.
         let key = format!("rejected/{}", uuid::Uuid::new_v4().simple());
@@ -207,18 +177,8 @@ impl Interface {
 
     /// Logs a readable message that could not be applied (a dead letter) and builds its AE.
     async fn dead_letter(&self, bytes: &[u8], message: &Message<'_>, error: &AckError) -> Handled {
-        let (code, event, _) = message.message_type();
         let key = log::key(&message.sender(), message.control_id());
-        let entry = Entry {
-            sender: message.sender(),
-            control_id: message.control_id().to_owned(),
-            message_type: format!("{code}^{event}"),
-            status: Status::Failed,
-            ack_code: AckCode::Error.code().to_owned(),
-            error: Some(error.text.clone()),
-            resources: Vec::new(),
-            repeats: 0,
-        };
+        let entry = entry_for(Some(message), Status::Failed, AckCode::Error, Some(error));
         let seq = self.put(key, entry, bytes).await;
         Handled {
             ack: seq.map(|_| acknowledge(Some(message), AckCode::Error, Some(error))),
@@ -348,6 +308,36 @@ fn identifier_criteria(system: &str, value: &str) -> String {
 
 fn store_error(error: medulla_store::Error) -> medulla_engine::Error {
     medulla_engine::Error::from(error)
+}
+
+/// A new log entry for `message` (empty header fields for an unreadable one).
+fn entry_for(
+    message: Option<&Message<'_>>,
+    status: Status,
+    ack: AckCode,
+    error: Option<&AckError>,
+) -> Entry {
+    let (sender, control_id, message_type) = match message {
+        Some(message) => {
+            let (code, event, _) = message.message_type();
+            (
+                message.sender(),
+                message.control_id().to_owned(),
+                format!("{code}^{event}"),
+            )
+        }
+        None => (String::new(), String::new(), String::new()),
+    };
+    Entry {
+        sender,
+        control_id,
+        message_type,
+        status,
+        ack_code: ack.code().to_owned(),
+        error: error.map(|e| e.text.clone()),
+        resources: Vec::new(),
+        repeats: 0,
+    }
 }
 
 /// An ACK with a fresh control id and the current time.

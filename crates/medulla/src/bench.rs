@@ -45,6 +45,48 @@ pub(crate) fn install_node_peer(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The JSON summary a peer prints as its last line of output.
+pub(crate) struct PeerSummary(serde_json::Value);
+
+impl PeerSummary {
+    /// Reads the last line of `stdout`.
+    pub(crate) fn from_output(stdout: &[u8]) -> anyhow::Result<PeerSummary> {
+        let summary = String::from_utf8_lossy(stdout)
+            .lines()
+            .last()
+            .map(serde_json::from_str)
+            .transpose()
+            .context("reading the peer's summary line")?
+            .context("the peer printed no summary")?;
+        Ok(PeerSummary(summary))
+    }
+
+    /// A text member, `?` when missing.
+    pub(crate) fn text(&self, key: &str) -> String {
+        self.0
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    }
+
+    /// An integer member, 0 when missing.
+    pub(crate) fn count(&self, key: &str) -> u64 {
+        self.0
+            .get(key)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    }
+
+    /// A number member, 0 when missing.
+    pub(crate) fn number(&self, key: &str) -> f64 {
+        self.0
+            .get(key)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0)
+    }
+}
+
 const PATIENT: &str = r#"{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.840.1.113883.4.3.25","value":"MRN-000"}],"active":true,"name":[{"use":"official","family":"Chalmers","given":["Peter","James"]}],"telecom":[{"system":"phone","value":"(03) 5555 6473","use":"work"}],"gender":"male","birthDate":"1974-12-25","address":[{"use":"home","line":["534 Erewhon St"],"city":"PleasantVille","state":"Vic","postalCode":"3999"}]}"#;
 const OBSERVATION: &str = r#"{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/example"},"effectiveDateTime":"2020-03-01T10:15:00+01:00","valueQuantity":{"value":72,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"}}"#;
 

@@ -340,23 +340,10 @@ fn run_peer(peer_dir: &Path, dir: &Path, rounds: u32) -> anyhow::Result<PeerRun>
     if !output.status.success() {
         bail!("{} failed: {}", script.display(), output.status);
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary: Json = stdout
-        .lines()
-        .last()
-        .map(serde_json::from_str)
-        .transpose()
-        .context("reading the peer's summary line")?
-        .context("the peer printed no summary")?;
-    let number = |key: &str| summary.get(key).and_then(Json::as_f64).unwrap_or(0.0);
-    let count = |key: &str| summary.get(key).and_then(Json::as_u64).unwrap_or(0);
-    let text = |key: &str| {
-        summary
-            .get(key)
-            .and_then(Json::as_str)
-            .unwrap_or("?")
-            .to_owned()
-    };
+    let summary = crate::bench::PeerSummary::from_output(&output.stdout)?;
+    let number = |key: &str| summary.number(key);
+    let count = |key: &str| summary.count(key);
+    let text = |key: &str| summary.text(key);
     Ok(PeerRun {
         version: text("version"),
         node: text("node"),

@@ -3,7 +3,6 @@
 //! Medplum's JavaScript parser), and end-to-end MLLP throughput into a durable store.
 
 use anyhow::{Context as _, bail};
-use serde_json::Value as Json;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -182,26 +181,13 @@ fn run_peer(dir: &Path, peer: &str, corpus: &Path, messages: usize) -> anyhow::R
                 .unwrap_or("")
         );
     }
-    let summary: Json = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .map(serde_json::from_str)
-        .transpose()?
-        .context("the peer printed no summary")?;
-    let text = |key: &str| {
-        summary
-            .get(key)
-            .and_then(Json::as_str)
-            .unwrap_or("?")
-            .to_owned()
-    };
-    let count = |key: &str| summary.get(key).and_then(Json::as_u64).unwrap_or(0);
+    let summary = crate::bench::PeerSummary::from_output(&output.stdout)?;
     Ok(ParseRun {
-        parser: text("parser"),
-        version: text("version"),
-        messages: count("messages"),
-        values: count("values"),
-        seconds: summary.get("seconds").and_then(Json::as_f64).unwrap_or(0.0),
+        parser: summary.text("parser"),
+        version: summary.text("version"),
+        messages: summary.count("messages"),
+        values: summary.count("values"),
+        seconds: summary.number("seconds"),
     })
 }
 

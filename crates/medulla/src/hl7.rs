@@ -14,20 +14,16 @@ use std::time::Duration;
 
 pub fn run(args: Hl7Args) -> anyhow::Result<()> {
     match args.command {
-        Hl7Command::Parse { file, strict } => {
-            for message in read_messages(&file, strict)? {
-                println!("{}", serde_json::to_string_pretty(&tree(&message))?);
-            }
+        Hl7Command::Parse { file, strict } => each_message(&file, strict, |message| {
+            println!("{}", serde_json::to_string_pretty(&tree(message))?);
             Ok(())
-        }
-        Hl7Command::ToFhir { file, strict } => {
-            for message in read_messages(&file, strict)? {
-                let bundle = medulla_interface::mapping::to_bundle(&message)
-                    .map_err(|error| anyhow::anyhow!("{}: {error:?}", file.display()))?;
-                println!("{}", serde_json::to_string_pretty(&bundle)?);
-            }
+        }),
+        Hl7Command::ToFhir { file, strict } => each_message(&file, strict, |message| {
+            let bundle = medulla_interface::mapping::to_bundle(message)
+                .map_err(|error| anyhow::anyhow!("{}: {error:?}", file.display()))?;
+            println!("{}", serde_json::to_string_pretty(&bundle)?);
             Ok(())
-        }
+        }),
         Hl7Command::Send {
             to,
             files,
@@ -135,22 +131,25 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// The messages in a file (one or several, each starting with MSH), parsed.
-fn read_messages(file: &Path, strict: bool) -> anyhow::Result<Vec<Message<'static>>> {
+/// Parses each message of a file (one or several, each starting with MSH) and hands it to
+/// `visit`; the first message that does not parse is the error, naming its number.
+fn each_message(
+    file: &Path,
+    strict: bool,
+    mut visit: impl FnMut(&Message<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let contents = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    // Leaked on purpose: the process prints and exits, and messages borrow the bytes.
-    let contents: &'static [u8] = Box::leak(contents.into_boxed_slice());
     let options = ParseOptions { strict };
-    let mut messages = Vec::new();
-    for (n, bytes) in mllp::split_messages(contents).into_iter().enumerate() {
-        let message = medulla_hl7v2::parse(bytes, &options)
-            .with_context(|| format!("{}: message {}", file.display(), n + 1))?;
-        messages.push(message);
-    }
+    let messages = mllp::split_messages(&contents);
     if messages.is_empty() {
         bail!("{}: no message (none starts with MSH)", file.display());
     }
-    Ok(messages)
+    for (n, bytes) in messages.into_iter().enumerate() {
+        let message = medulla_hl7v2::parse(bytes, &options)
+            .with_context(|| format!("{}: message {}", file.display(), n + 1))?;
+        visit(&message)?;
+    }
+    Ok(())
 }
 
 fn send(to: &str, files: &[std::path::PathBuf], timeout: Duration) -> anyhow::Result<()> {
