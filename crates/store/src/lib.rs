@@ -138,6 +138,12 @@ pub trait Store: Send + Sync + 'static {
     /// Fails only when the backend fails.
     fn record_by_seq(&self, kind: &str, seq: i64) -> Result<Option<Record>, Error>;
 
+    /// The record `key` of `kind`, as last committed.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn record(&self, kind: &str, key: &str) -> Result<Option<Record>, Error>;
+
     /// Counts of stored rows, for diagnostics and benchmarks.
     ///
     /// # Errors
@@ -200,4 +206,10 @@ pub trait WriteTx {
         value: &[u8],
         data: Option<&[u8]>,
     ) -> Result<i64, Error>;
+
+    /// Deletes record `key` of `kind`; returns whether it existed.
+    ///
+    /// # Errors
+    /// Fails only when the backend fails.
+    fn delete_record(&mut self, kind: &str, key: &str) -> Result<bool, Error>;
 }

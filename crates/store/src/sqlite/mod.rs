@@ -265,6 +265,10 @@ impl Store for SqliteStore {
         self.with_reader(|conn| queries::record_by_seq(conn, kind, seq))
     }
 
+    fn record(&self, kind: &str, key: &str) -> Result<Option<Record>, Error> {
+        self.with_reader(|conn| queries::record(conn, kind, key))
+    }
+
     fn set_param_aliases(&self, aliases: ParamAliases) {
         if let Ok(mut current) = self.aliases.write() {
             *current = Arc::new(aliases);

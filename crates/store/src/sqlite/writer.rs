@@ -137,6 +137,14 @@ impl WriteTx for SqliteWriteTx<'_> {
         queries::put_record(self.conn, kind, key, self.now, value, data)
     }
 
+    fn delete_record(&mut self, kind: &str, key: &str) -> Result<bool, Error> {
+        let deleted = self
+            .conn
+            .prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?
+            .execute((kind, key))?;
+        Ok(deleted > 0)
+    }
+
     fn search(&mut self, query: &SearchQuery) -> Result<SearchPage, Error> {
         queries::search(self.conn, &current_aliases(self.aliases), query)
     }
