@@ -29,7 +29,8 @@ pub use directory::{
 };
 pub use error::{DirectoryError, OAuthError, TokenError};
 pub use grants::{
-    AuthorizeRequest, ClientCredentials, LoginForm, LoginOutcome, TokenRequest, TokenResponse,
+    AuthorizeFailure, AuthorizeRequest, ClientCredentials, LoginForm, LoginOutcome, TokenRequest,
+    TokenResponse,
 };
 pub use keys::Keys;
 pub use tokens::AccessClaims;

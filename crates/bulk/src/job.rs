@@ -39,6 +39,10 @@ pub struct ExportRequest {
     pub type_filters: Vec<String>,
     /// The kick-off URL, echoed in the manifest.
     pub request_url: String,
+    /// Who asked (user name or client id), when the server authenticates: only they may poll,
+    /// download or cancel (`requiresAccessToken`).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// Where a job is.

@@ -118,7 +118,7 @@ impl BundleResponse {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verb {
+pub(crate) enum Verb {
     Get,
     Post,
     Put,
@@ -128,7 +128,7 @@ enum Verb {
 
 /// Where an entry's request URL points.
 #[derive(Debug, Clone)]
-enum Target {
+pub(crate) enum Target {
     /// `Type`
     Type,
     /// `Type/id`
@@ -140,15 +140,15 @@ enum Target {
 }
 
 #[derive(Debug)]
-struct Entry {
-    index: usize,
-    verb: Verb,
-    resource_type: String,
-    target: Target,
+pub(crate) struct Entry {
+    pub(crate) index: usize,
+    pub(crate) verb: Verb,
+    pub(crate) resource_type: String,
+    pub(crate) target: Target,
     full_url: Option<String>,
-    resource: Option<Value>,
-    if_none_exist: Option<String>,
-    if_match: Option<u64>,
+    pub(crate) resource: Option<Value>,
+    pub(crate) if_none_exist: Option<String>,
+    pub(crate) if_match: Option<u64>,
     patch: Option<json_patch::Patch>,
     /// Index rows computed before the write job; placeholders are rewritten inside it.
     rows: Option<IndexRows>,
@@ -359,7 +359,28 @@ impl Engine {
     /// For a transaction, the first failing entry (as [`Error::TransactionEntry`]); nothing is
     /// written then. For a batch, only a malformed Bundle fails as a whole.
     pub async fn process_bundle(&self, bundle: Value) -> Result<BundleResponse, Error> {
-        let (kind, parsed) = self.prepare_bundle(bundle)?;
+        self.process_bundle_checked(bundle, |_| Ok(())).await
+    }
+
+    /// [`Engine::process_bundle`] with `check` run on every entry before anything is written
+    /// (access control); a refused entry fails alone in a batch and fails a transaction.
+    pub(crate) async fn process_bundle_checked(
+        &self,
+        bundle: Value,
+        check: impl Fn(&mut Entry) -> Result<(), Error>,
+    ) -> Result<BundleResponse, Error> {
+        let (kind, mut parsed) = self.prepare_bundle(bundle)?;
+        for slot in parsed.iter_mut() {
+            if let Ok(entry) = slot {
+                let index = entry.index;
+                if let Err(error) = check(entry) {
+                    *slot = Err(Error::TransactionEntry {
+                        index,
+                        source: Box::new(error),
+                    });
+                }
+            }
+        }
         match kind {
             BundleKind::Transaction => {
                 let entries = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;

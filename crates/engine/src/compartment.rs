@@ -54,6 +54,21 @@ impl Engine {
         params: &[(String, String)],
         handling: Handling,
     ) -> Result<Vec<u8>, Error> {
+        self.compartment_bundle_visible(compartment, id, target, path, params, handling, None)
+    }
+
+    /// [`Engine::compartment_bundle`] for a caller who may not see everything.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn compartment_bundle_visible(
+        &self,
+        compartment: &str,
+        id: &str,
+        target: &str,
+        path: &str,
+        params: &[(String, String)],
+        handling: Handling,
+        visible: Option<crate::searching::Visible>,
+    ) -> Result<Vec<u8>, Error> {
         resource::check_type(compartment)?;
         if compartment != "Patient" {
             return Err(Error::invalid(
@@ -86,6 +101,7 @@ impl Engine {
         let within = Within {
             clauses: vec![Self::compartment_clause(id, &params_union)],
             lead: None,
+            visible,
         };
         self.search_bundle_within(&types, path, params, params, handling, within)
     }
@@ -101,9 +117,24 @@ impl Engine {
         path: &str,
         params: &[(String, String)],
     ) -> Result<Vec<u8>, Error> {
+        self.everything_bundle_visible(id, path, params, None, None)
+    }
+
+    /// [`Engine::everything_bundle`] limited to `allowed` types and what `visible` admits.
+    pub(crate) fn everything_bundle_visible(
+        &self,
+        id: &str,
+        path: &str,
+        params: &[(String, String)],
+        allowed: Option<&[String]>,
+        visible: Option<crate::searching::Visible>,
+    ) -> Result<Vec<u8>, Error> {
         resource::check_id(id)?;
         let patient = self.read("Patient", id)?;
         let mut types: Vec<String> = definitions().resource_types().map(str::to_owned).collect();
+        if let Some(allowed) = allowed {
+            types.retain(|t| allowed.contains(t));
+        }
         // `_type` and `_since` become conditions; the rest is passed on to the search. Links
         // repeat the request's own parameters, so later pages keep the same conditions.
         let mut search_params: Vec<(String, String)> = Vec::new();
@@ -171,7 +202,11 @@ impl Engine {
             params,
             &search_params,
             Handling::Strict,
-            Within { clauses, lead },
+            Within {
+                clauses,
+                lead,
+                visible,
+            },
         )
     }
 }

@@ -49,6 +49,10 @@ pub enum Error {
         /// What went wrong with it.
         source: Box<Error>,
     },
+    /// The caller's access does not allow this (403). Never used where the answer would tell
+    /// whether a resource the caller may not see exists: that is [`Error::NotFound`].
+    #[error("{0}")]
+    Forbidden(String),
     /// The storage backend failed.
     #[error("storage failure: {0}")]
     Store(#[from] medulla_store::Error),

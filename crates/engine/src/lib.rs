@@ -30,6 +30,7 @@ mod bundle;
 mod compartment;
 mod dispose;
 mod error;
+mod guard;
 mod ingest;
 mod interactions;
 mod merge;
@@ -43,8 +44,10 @@ mod shape;
 
 pub use bundle::{BundleKind, BundleResponse, EntryResponse, TransactionHooks};
 pub use error::{Error, Problem};
+pub use guard::Guarded;
 pub use ingest::{IngestOutcome, check as check_resource};
 pub use interactions::{Prepared, Written};
+pub use medulla_access::{Access, Permission};
 pub use medulla_search::Handling;
 pub use medulla_search::time as fhir_time;
 pub use outcome::{operation_outcome, status_line};

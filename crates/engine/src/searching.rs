@@ -18,10 +18,20 @@ const MAX_INCLUDE_ROUNDS: usize = MAX_INCLUDED + 1;
 
 /// What compartment searches add to a request: conditions it cannot express, and a resource
 /// shown first on the first page (the patient in `$everything`).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Within {
     pub(crate) clauses: Vec<medulla_store::Clause>,
     pub(crate) lead: Option<StoredResource>,
+    /// What the caller may see, when access is limited (see `guard.rs`).
+    pub(crate) visible: Option<Visible>,
+}
+
+/// Whether the caller may see a resource; `filter_matches` also applies it to the matches
+/// (limits a query cannot express), otherwise only to included resources.
+#[derive(Clone)]
+pub(crate) struct Visible {
+    pub(crate) check: Arc<dyn Fn(&StoredResource) -> bool + Send + Sync>,
+    pub(crate) filter_matches: bool,
 }
 
 impl From<medulla_search::Error> for Error {
@@ -112,8 +122,16 @@ impl Engine {
             request.query.count = 0;
             request.query.total = true;
         }
-        let page = self.store.search(&request.query)?;
-        let included = self.includes(&request, &page.keys)?;
+        let mut page = self.store.search(&request.query)?;
+        let mut included = self.includes(&request, &page.keys)?;
+        if let Some(visible) = &within.visible {
+            if visible.filter_matches {
+                page.resources.retain(|found| (visible.check)(found));
+                // The count covered resources the caller may not see.
+                page.total = None;
+            }
+            included.retain(|found| (visible.check)(found));
+        }
         let base = &self.options.base_url;
         let mut links = vec![("self", link(base, path, link_params, None))];
         if let Some(next) = &page.next {

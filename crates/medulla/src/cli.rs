@@ -35,6 +35,123 @@ pub enum Command {
     Bench(BenchArgs),
     /// The HL7 v2 interface: parse, map, send and receive messages, read the message log.
     Hl7(Hl7Args),
+    /// Users who log in through the built-in authorization server.
+    User(UserArgs),
+    /// OAuth clients (SMART apps and backend services).
+    Client(ClientArgs),
+    /// The audit ledger: verify its hash chain and signed checkpoints.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub command: UserCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (one line).
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Login name.
+        name: String,
+        /// Role (a key of the role policy: admin, clinician, patient, auditor, or those of
+        /// DATA/auth/roles.json).
+        #[arg(long)]
+        role: String,
+        /// For role patient: the Patient id this user is.
+        #[arg(long)]
+        patient: Option<String>,
+        /// The user's FHIR resource (`Practitioner/123`), for `fhirUser`.
+        #[arg(long)]
+        fhir_user: Option<String>,
+        /// Read the password from standard input (required: passwords never go on the
+        /// command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List users as JSON (no password hashes).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Disable a user: no logins; their tokens stop working within 30 seconds.
+    Disable {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Login name.
+        name: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Login name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its client_id (and secret, shown once) as JSON.
+    Register {
+        #[command(flatten)]
+        data: DataArgs,
+        /// A name shown on the consent page.
+        #[arg(long)]
+        name: String,
+        /// public (PKCE only), symmetric (client secret) or asymmetric (private_key_jwt).
+        #[arg(long = "type")]
+        kind: String,
+        /// The client's public keys as a JWKS file (asymmetric clients).
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+        /// A redirect URI for the authorization code flow (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// The most this client may be granted, e.g. "system/*.rs" or
+        /// "launch/patient openid fhirUser patient/*.rs offline_access".
+        #[arg(long)]
+        scope: String,
+    },
+    /// List clients as JSON (no secrets).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check the ledger's hash chain and signed checkpoints; exits 1 naming the first
+    /// tampered, deleted, inserted or reordered record.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// How `medulla serve` authenticates requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// No authentication: allowed on loopback addresses only.
+    None,
+    /// The built-in SMART on FHIR authorization server.
+    Smart,
 }
 
 #[derive(Debug, Args)]
@@ -132,12 +249,23 @@ pub struct DataArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Address to listen on. Only loopback addresses are allowed until authentication exists.
+    /// Address to listen on. Without `--auth smart`, loopback addresses only.
     #[arg(long, env = "MEDULLA_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// The public base URL of the FHIR API (default: http://ADDR/fhir).
+    /// The server's public URL (default: http://ADDR): the token issuer; the FHIR API is
+    /// under /fhir and the authorization server under /auth.
+    #[arg(long, env = "MEDULLA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The public base URL of the FHIR API (default: PUBLIC_URL/fhir).
     #[arg(long, env = "MEDULLA_BASE_URL")]
     pub base_url: Option<String>,
+    /// Authentication: `none` (loopback only) or `smart` (the built-in SMART on FHIR
+    /// authorization server; users and clients from `medulla user` and `medulla client`).
+    #[arg(long, env = "MEDULLA_AUTH", value_enum, default_value = "none")]
+    pub auth: AuthMode,
+    /// Do not record accesses in the audit ledger (for measurements; never in production).
+    #[arg(long, env = "MEDULLA_NO_AUDIT")]
+    pub no_audit: bool,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MEDULLA_BODY_LIMIT", default_value_t = 16 * 1024 * 1024)]
     pub body_limit: usize,

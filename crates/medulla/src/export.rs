@@ -25,6 +25,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         since: args.since.clone(),
         type_filters: args.type_filters.clone(),
         request_url: "medulla export".to_owned(),
+        owner: None,
     };
     let id = exports
         .start(request)

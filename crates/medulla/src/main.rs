@@ -11,6 +11,7 @@ mod cli;
 mod export;
 mod hl7;
 mod import;
+mod security;
 mod serve;
 
 use clap::Parser;
@@ -55,6 +56,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Fhirpath(args) => fhirpath(args),
         cli::Command::Bench(args) => bench::run(args),
         cli::Command::Hl7(args) => hl7::run(args),
+        cli::Command::User(args) => security::user(args),
+        cli::Command::Client(args) => security::client(args),
+        cli::Command::Audit(args) => security::audit(args),
     }
 }
 

@@ -13,9 +13,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             "refusing to listen for MLLP on {mllp}: MLLP has no authentication of its own, so Medulla only listens on loopback addresses until access control exists"
         );
     }
-    if !args.addr.ip().is_loopback() {
+    if !args.addr.ip().is_loopback() && args.auth == crate::cli::AuthMode::None {
         bail!(
-            "refusing to listen on {}: authentication is not available yet, so Medulla only listens on loopback addresses (127.0.0.1 or ::1)",
+            "refusing to listen on {} without authentication: add --auth smart (and create users and clients with `medulla user add` and `medulla client register`), or listen on a loopback address (127.0.0.1 or ::1)",
             args.addr
         );
     }
@@ -36,10 +36,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", args.addr))?;
         let local = listener.local_addr().context("reading the bound address")?;
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"));
+        let public_url = public_url.trim_end_matches('/').to_owned();
         let base_url = args
             .base_url
             .clone()
-            .unwrap_or_else(|| format!("http://{local}/fhir"));
+            .unwrap_or_else(|| format!("{public_url}/fhir"));
         let engine = medulla_engine::Engine::new(
             store.clone(),
             medulla_engine::EngineOptions {
@@ -76,17 +81,40 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             None => None,
         };
         let interface = medulla_interface::Interface::new(engine.clone(), Default::default());
+        let auth = match args.auth {
+            crate::cli::AuthMode::None => None,
+            crate::cli::AuthMode::Smart => {
+                let mut config = medulla_auth::AuthConfig::new(&public_url);
+                config.fhir_base = base_url.trim_end_matches('/').to_owned();
+                Some(Arc::new(
+                    medulla_auth::AuthServer::open(&args.data.data, store.clone(), config)
+                        .context("opening the authorization server")?,
+                ))
+            }
+        };
+        let audit = if args.no_audit {
+            tracing::warn!("the audit ledger is off (--no-audit): accesses are not recorded");
+            None
+        } else {
+            Some(Arc::new(
+                medulla_audit::AuditLog::open(&args.data.data.join("audit"))
+                    .context("opening the audit ledger")?,
+            ))
+        };
         let router = medulla_server::app(
             engine,
             medulla_server::ServerConfig {
                 body_limit: args.body_limit,
                 exports: Some(exports),
                 imports: Some(imports),
+                auth,
+                audit: audit.clone(),
             },
         );
         tracing::info!(
             %local,
             base_url,
+            auth = ?args.auth,
             resource_types = types,
             startup_ms = started.elapsed().as_millis() as u64,
             "medulla listening"

@@ -784,3 +784,48 @@ fn floor_char_boundary(text: &str, limit: usize) -> usize {
         .find(|&i| text.is_char_boundary(i))
         .unwrap_or(0)
 }
+
+/// The local `(type, id)` targets of `resource`'s reference parameters `codes` (derived ones
+/// expanded into their members), for compartment checks. References under `base_url` count
+/// as local.
+pub fn reference_targets(
+    resource: &Json,
+    codes: &[String],
+    base_url: &str,
+) -> Vec<(String, String)> {
+    let Some(resource_type) = resource.get("resourceType").and_then(Json::as_str) else {
+        return Vec::new();
+    };
+    let Some(params) = COMPILED.by_type.get(resource_type) else {
+        return Vec::new();
+    };
+    let mut wanted: Vec<&str> = Vec::new();
+    for code in codes {
+        match crate::derived::param_aliases().members(resource_type, code) {
+            Some(members) => wanted.extend(members.iter().map(|m| m.code.as_str())),
+            None => wanted.push(code),
+        }
+    }
+    let resolver = TypeOnlyResolver { placeholders: None };
+    let environment = Environment::new().with_resolver(&resolver);
+    let mut rows = IndexRows::default();
+    for param in params.iter().filter(|p| {
+        p.def.kind == SearchParamType::Reference && wanted.contains(&p.def.code.as_str())
+    }) {
+        if let Ok(values) = param.path.evaluate(Some(resource), &environment) {
+            for value in &values {
+                add_value(
+                    &param.def.code,
+                    SearchParamType::Reference,
+                    value,
+                    &mut rows,
+                );
+            }
+        }
+    }
+    localize_references(&mut rows, base_url);
+    rows.references
+        .into_iter()
+        .filter_map(|row| Some((row.target_type?, row.target_id?)))
+        .collect()
+}

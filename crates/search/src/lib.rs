@@ -49,6 +49,6 @@ mod indexer;
 pub use custom::CustomParams;
 pub use derived::param_aliases;
 pub use indexer::{
-    index_resource, index_resource_with_placeholders, localize_references, rewrite_references,
-    warm_up,
+    index_resource, index_resource_with_placeholders, localize_references, reference_targets,
+    rewrite_references, warm_up,
 };

@@ -80,3 +80,38 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
         }],
     })
 }
+
+/// Adds SMART's `rest.security`: the service coding and the OAuth endpoints extension.
+pub(crate) fn with_smart_security(
+    mut statement: serde_json::Value,
+    auth: &medulla_auth::AuthConfig,
+) -> serde_json::Value {
+    let issuer = &auth.issuer;
+    let security = serde_json::json!({
+        "cors": true,
+        "service": [{
+            "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                "code": "SMART-on-FHIR"
+            }],
+            "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)"
+        }],
+        "extension": [{
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": [
+                {"url": "token", "valueUri": auth.token_endpoint()},
+                {"url": "authorize", "valueUri": format!("{issuer}/auth/authorize")},
+                {"url": "introspect", "valueUri": format!("{issuer}/auth/introspect")},
+                {"url": "revoke", "valueUri": format!("{issuer}/auth/revoke")}
+            ]
+        }]
+    });
+    if let Some(rest) = statement
+        .get_mut("rest")
+        .and_then(|rest| rest.get_mut(0))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        rest.insert("security".to_owned(), security);
+    }
+    statement
+}

@@ -24,6 +24,8 @@ pub enum ApiError {
     UnknownPath(String),
     /// A bug or a failed task (500). The detail goes to the log only.
     Internal(String),
+    /// No valid access token (401 with `WWW-Authenticate`); the text says why, never more.
+    Unauthorized(medulla_auth::TokenError),
 }
 
 impl From<medulla_engine::Error> for ApiError {
@@ -45,6 +47,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnknownPath(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::Internal(_) => {
                 single("exception", "internal error; see the server log".to_owned())
             }
+            ApiError::Unauthorized(why) => single("login", why.to_string()),
         }
     }
 }
@@ -93,6 +97,20 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(crate::FHIR_JSON),
         );
+        if let ApiError::Unauthorized(why) = &self {
+            // RFC 6750 §3: no error code when no token was sent at all.
+            let challenge = match why {
+                medulla_auth::TokenError::Missing => "Bearer realm=\"medulla\"".to_owned(),
+                other => format!(
+                    "Bearer realm=\"medulla\", error=\"invalid_token\", error_description=\"{other}\""
+                ),
+            };
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
         response
     }
 }

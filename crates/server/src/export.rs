@@ -3,6 +3,7 @@
 //! manifest), cancellation (DELETE) and file download.
 
 use crate::AppState;
+use crate::access::Caller;
 use crate::error::ApiError;
 use crate::handlers::params_of;
 use crate::negotiate;
@@ -10,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use medulla_bulk::{ExportRequest, Exports, Level, Status};
-use medulla_engine::Error;
+use medulla_engine::{Error, Guarded};
 use serde_json::json;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -72,12 +73,35 @@ fn require_async(headers: &HeaderMap, operation: &str) -> Result<()> {
     }
 }
 
-async fn kick_off(state: AppState, headers: HeaderMap, uri: Uri, level: Level) -> Result<Response> {
+/// Only the caller who started a job may see, download or cancel it (when the server
+/// authenticates); to anyone else it does not exist.
+fn check_owner(exports: &Exports, job: &str, guard: &Guarded) -> Result<()> {
+    if guard.access().is_anonymous() {
+        return Ok(());
+    }
+    let owner = exports.state(job).and_then(|state| state.request.owner);
+    if owner.as_deref() == Some(guard.access().subject.name()) {
+        Ok(())
+    } else {
+        Err(ApiError::Engine(Error::NotFound(format!(
+            "export job {job}"
+        ))))
+    }
+}
+
+async fn kick_off(
+    state: AppState,
+    guard: Guarded,
+    headers: HeaderMap,
+    uri: Uri,
+    level: Level,
+) -> Result<Response> {
     let exports = exports(&state)?.clone();
     require_async(&headers, "$export")?;
     let mut request = ExportRequest {
         level,
         request_url: format!("{}{}", state.engine.options().base_url, uri),
+        owner: (!guard.access().is_anonymous()).then(|| guard.access().subject.name().to_owned()),
         ..ExportRequest::default()
     };
     for (name, value) in params_of(&uri) {
@@ -114,6 +138,10 @@ async fn kick_off(state: AppState, headers: HeaderMap, uri: Uri, level: Level) -
             _ => {}
         }
     }
+    // Bulk export reads whole types: it needs unrestricted read and search of every type it
+    // writes (all types when `_type` is absent).
+    guard.require_all(&request.types, medulla_engine::Permission::Read)?;
+    guard.require_all(&request.types, medulla_engine::Permission::Search)?;
     let job = tokio::task::spawn_blocking(move || exports.start(request))
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?
@@ -126,14 +154,16 @@ async fn kick_off(state: AppState, headers: HeaderMap, uri: Uri, level: Level) -
 
 pub(crate) async fn export_system(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    kick_off(state, headers, uri, Level::System).await
+    kick_off(state, guard, headers, uri, Level::System).await
 }
 
 pub(crate) async fn export_type(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -144,11 +174,12 @@ pub(crate) async fn export_type(
             format!("$export is defined on Patient and Group, not {resource_type}"),
         )));
     }
-    kick_off(state, headers, uri, Level::Patient).await
+    kick_off(state, guard, headers, uri, Level::Patient).await
 }
 
 pub(crate) async fn export_instance(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -159,17 +190,19 @@ pub(crate) async fn export_instance(
             format!("instance-level $export is defined on Group, not {resource_type}"),
         )));
     }
-    kick_off(state, headers, uri, Level::Group(id)).await
+    kick_off(state, guard, headers, uri, Level::Group(id)).await
 }
 
 pub(crate) async fn export_status(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(job): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
     let exports = exports(&state)?;
+    check_owner(exports, &job, &guard)?;
     let job_state = exports
         .state(&job)
         .ok_or_else(|| ApiError::Engine(Error::NotFound(format!("export job {job:?}"))))?;
@@ -186,7 +219,7 @@ pub(crate) async fn export_status(
             let manifest = json!({
                 "transactionTime": job_state.transaction_time,
                 "request": job_state.request.request_url,
-                "requiresAccessToken": false,
+                "requiresAccessToken": !guard.access().is_anonymous(),
                 "output": output,
                 "error": [],
             });
@@ -206,9 +239,11 @@ pub(crate) async fn export_status(
 
 pub(crate) async fn export_cancel(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(job): Path<String>,
 ) -> Result<Response> {
     let exports = exports(&state)?.clone();
+    check_owner(&exports, &job, &guard)?;
     let removed = tokio::task::spawn_blocking(move || exports.cancel(&job))
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?;
@@ -221,9 +256,11 @@ pub(crate) async fn export_cancel(
 
 pub(crate) async fn export_file(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((job, name)): Path<(String, String)>,
 ) -> Result<Response> {
     let exports = exports(&state)?;
+    check_owner(exports, &job, &guard)?;
     let path = exports.file(&job, &name).ok_or_else(|| {
         ApiError::Engine(Error::NotFound(format!(
             "export file {name:?} of job {job:?}"
@@ -254,11 +291,15 @@ fn imports(state: &AppState) -> Result<&medulla_bulk::Imports> {
 /// the server's import folder; `inputFormat` must be NDJSON.
 pub(crate) async fn import_start(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response> {
     let imports = imports(&state)?.clone();
     require_async(&headers, "$import")?;
+    // Import writes any type: administrators only.
+    guard.require_all(&[], medulla_engine::Permission::Create)?;
+    guard.require_all(&[], medulla_engine::Permission::Update)?;
     let parameters: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
         ApiError::BadRequest(format!(
             "the body is not a JSON Parameters resource: {error}"
@@ -339,11 +380,13 @@ pub(crate) async fn import_start(
 /// `GET /$import-status/{job}`: 202 while running, then a manifest of what was loaded.
 pub(crate) async fn import_status(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(job): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    guard.require_all(&[], medulla_engine::Permission::Create)?;
     let job_state = imports(&state)?
         .state(&job)
         .ok_or_else(|| ApiError::Engine(Error::NotFound(format!("import job {job:?}"))))?;

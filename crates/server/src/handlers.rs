@@ -2,6 +2,7 @@
 //! response; none holds FHIR logic of its own.
 
 use crate::AppState;
+use crate::access::Caller;
 use crate::error::ApiError;
 use crate::negotiate::{self, BodyKind, Negotiated};
 use crate::respond::{self, json_response};
@@ -12,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use medulla_engine::query::parse_query_string;
-use medulla_engine::{Engine, PatchTarget, Shape};
+use medulla_engine::{Guarded, PatchTarget, Shape};
 use medulla_store::{HistoryScope, StoredResource};
 use serde_json::Value;
 
@@ -36,6 +37,22 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
         status = response.status().as_u16(),
         micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"
+    );
+    response
+}
+
+/// Headers every response carries: no MIME sniffing, no referrer leaking paths and queries,
+/// and (behind TLS) HSTS, set by the binary's TLS front.
+pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
     );
     response
 }
@@ -138,7 +155,7 @@ pub(crate) async fn metadata(
 }
 
 pub(crate) async fn system_root(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
@@ -155,7 +172,7 @@ pub(crate) async fn system_root(
                 .collect::<Vec<_>>()
         })
         .collect();
-    search(state, headers, types, String::new(), params).await
+    search(guard, headers, types, String::new(), params).await
 }
 
 pub(crate) async fn method_not_allowed() -> ApiError {
@@ -168,13 +185,14 @@ pub(crate) async fn unknown_path(uri: axum::extract::OriginalUri) -> ApiError {
 
 pub(crate) async fn system_bundle(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
     let (_, bundle) = json_body(&state, &headers, body, &[BodyKind::FhirJson]).await?;
-    let response = state.engine.process_bundle(bundle).await?;
+    let response = guard.process_bundle(bundle).await?;
     let with_resources = negotiated.return_preference != negotiate::ReturnPreference::Minimal;
     Ok(json_response(
         StatusCode::OK,
@@ -184,14 +202,14 @@ pub(crate) async fn system_bundle(
 }
 
 async fn history(
-    state: AppState,
+    guard: Guarded,
     headers: HeaderMap,
     uri: Uri,
     scope: HistoryScope,
 ) -> Result<Response> {
     let params = params_of(&uri);
     let negotiated = negotiate::negotiate(&headers, &params)?;
-    let engine = state.engine.clone();
+    let engine = guard.clone();
     // Inside the nested `/fhir` router the URI has lost its `/fhir` prefix: `/_history`.
     let path = uri
         .path()
@@ -203,30 +221,30 @@ async fn history(
 }
 
 pub(crate) async fn system_history(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    history(state, headers, uri, HistoryScope::System).await
+    history(guard, headers, uri, HistoryScope::System).await
 }
 
 pub(crate) async fn type_history(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    history(state, headers, uri, HistoryScope::Type(resource_type)).await
+    history(guard, headers, uri, HistoryScope::Type(resource_type)).await
 }
 
 pub(crate) async fn instance_history(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     history(
-        state,
+        guard,
         headers,
         uri,
         HistoryScope::Instance(resource_type, id),
@@ -235,31 +253,32 @@ pub(crate) async fn instance_history(
 }
 
 async fn search(
-    state: AppState,
+    guard: Guarded,
     headers: HeaderMap,
     types: Vec<String>,
     path: String,
     params: Vec<(String, String)>,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params)?;
-    let engine = state.engine.clone();
+    let engine = guard.clone();
     let handling = negotiated.handling;
     let body = blocking(move || engine.search_bundle(&types, &path, &params, handling)).await?;
     Ok(json_response(StatusCode::OK, body, &negotiated))
 }
 
 pub(crate) async fn type_search(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let path = resource_type.clone();
-    search(state, headers, vec![resource_type], path, params_of(&uri)).await
+    search(guard, headers, vec![resource_type], path, params_of(&uri)).await
 }
 
 pub(crate) async fn type_search_post(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -280,7 +299,7 @@ pub(crate) async fn type_search_post(
     let mut params = params_of(&uri);
     params.extend(parse_query_string(form));
     let path = resource_type.clone();
-    search(state, headers, vec![resource_type], path, params).await
+    search(guard, headers, vec![resource_type], path, params).await
 }
 
 fn created_status(created: bool) -> StatusCode {
@@ -311,6 +330,7 @@ fn write_response(
 
 pub(crate) async fn type_create(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -318,8 +338,7 @@ pub(crate) async fn type_create(
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
     let (_, resource) = json_body(&state, &headers, body, &[BodyKind::FhirJson]).await?;
-    let written = state
-        .engine
+    let written = guard
         .create(&resource_type, resource, negotiate::if_none_exist(&headers))
         .await?;
     let message = if written.changed {
@@ -351,6 +370,7 @@ fn strip_result_params(criteria: &str) -> String {
 
 pub(crate) async fn type_conditional_update(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -360,25 +380,21 @@ pub(crate) async fn type_conditional_update(
     let criteria = strip_result_params(&criteria_of(&uri)?);
     let (_, resource) = json_body(&state, &headers, body, &[BodyKind::FhirJson]).await?;
     let if_match = negotiate::if_match(&headers)?;
-    let written = state
-        .engine
+    let written = guard
         .conditional_update(&resource_type, &criteria, resource, if_match)
         .await?;
     Ok(write_response(&state, &written, &negotiated, "updated"))
 }
 
 pub(crate) async fn type_conditional_delete(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
     let criteria = strip_result_params(&criteria_of(&uri)?);
-    let deleted = state
-        .engine
-        .conditional_delete(&resource_type, &criteria)
-        .await?;
+    let deleted = guard.conditional_delete(&resource_type, &criteria).await?;
     let message = match deleted.len() {
         0 => "no resource matched; nothing was deleted".to_owned(),
         n => format!("deleted {n} resource(s)"),
@@ -394,6 +410,7 @@ pub(crate) async fn type_conditional_delete(
 
 async fn patch(
     state: AppState,
+    guard: Guarded,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
@@ -403,8 +420,7 @@ async fn patch(
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
     let (_, operations) = json_body(&state, &headers, body, &[BodyKind::JsonPatch]).await?;
     let if_match = negotiate::if_match(&headers)?;
-    let written = state
-        .engine
+    let written = guard
         .patch(&resource_type, target, operations, if_match)
         .await?;
     Ok(write_response(&state, &written, &negotiated, "patched"))
@@ -412,6 +428,7 @@ async fn patch(
 
 pub(crate) async fn type_conditional_patch(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -420,6 +437,7 @@ pub(crate) async fn type_conditional_patch(
     let criteria = strip_result_params(&criteria_of(&uri)?);
     patch(
         state,
+        guard,
         headers,
         uri,
         body,
@@ -431,6 +449,7 @@ pub(crate) async fn type_conditional_patch(
 
 pub(crate) async fn instance_patch(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -438,6 +457,7 @@ pub(crate) async fn instance_patch(
 ) -> Result<Response> {
     patch(
         state,
+        guard,
         headers,
         uri,
         body,
@@ -495,33 +515,34 @@ fn read_response(
 }
 
 pub(crate) async fn instance_read(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let params = params_of(&uri);
     let negotiated = negotiate::negotiate(&headers, &params)?;
-    let engine: Engine = state.engine.clone();
+    let engine = guard.clone();
     let resource = blocking(move || engine.read(&resource_type, &id)).await?;
     read_response(&resource, &headers, &params, &negotiated)
 }
 
 pub(crate) async fn instance_vread(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((resource_type, id, version)): Path<(String, String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let params = params_of(&uri);
     let negotiated = negotiate::negotiate(&headers, &params)?;
-    let engine = state.engine.clone();
+    let engine = guard.clone();
     let resource = blocking(move || engine.vread(&resource_type, &id, &version)).await?;
     read_response(&resource, &headers, &params, &negotiated)
 }
 
 pub(crate) async fn instance_update(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -530,8 +551,7 @@ pub(crate) async fn instance_update(
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
     let (_, resource) = json_body(&state, &headers, body, &[BodyKind::FhirJson]).await?;
     let if_match = negotiate::if_match(&headers)?;
-    let written = state
-        .engine
+    let written = guard
         .update(&resource_type, &id, resource, if_match)
         .await?;
     Ok(write_response(
@@ -547,13 +567,13 @@ pub(crate) async fn instance_update(
 }
 
 pub(crate) async fn instance_delete(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
-    let tombstone = state.engine.delete(&resource_type, &id).await?;
+    let tombstone = guard.delete(&resource_type, &id).await?;
     let mut response = match negotiated.return_preference {
         negotiate::ReturnPreference::OperationOutcome => {
             let message = if tombstone.is_some() {
@@ -582,14 +602,14 @@ pub(crate) async fn instance_delete(
 
 /// `GET /Patient/1/Observation`, `/Patient/1/*` and `/Patient/1/$everything`.
 pub(crate) async fn compartment_search(
-    State(state): State<AppState>,
+    Caller(guard): Caller,
     Path((compartment, id, target)): Path<(String, String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let params = params_of(&uri);
     let negotiated = negotiate::negotiate(&headers, &params)?;
-    let engine = state.engine.clone();
+    let engine = guard.clone();
     let handling = negotiated.handling;
     let path = uri
         .path()
@@ -615,12 +635,13 @@ pub(crate) async fn compartment_search(
 
 async fn start_reindex(
     state: AppState,
+    guard: Guarded,
     headers: HeaderMap,
     uri: Uri,
     types: Vec<String>,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
-    let engine = state.engine.clone();
+    let engine = guard.clone();
     let job = blocking(move || engine.start_reindex(types)).await?;
     let location = format!("{}/$reindex/{job}", base(&state));
     let status = state
@@ -644,30 +665,34 @@ async fn start_reindex(
 /// `POST /$reindex`: reindex every resource with the current SearchParameters.
 pub(crate) async fn reindex_start(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    start_reindex(state, headers, uri, Vec::new()).await
+    start_reindex(state, guard, headers, uri, Vec::new()).await
 }
 
 /// `POST /{type}/$reindex`.
 pub(crate) async fn reindex_type_start(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
-    start_reindex(state, headers, uri, vec![resource_type]).await
+    start_reindex(state, guard, headers, uri, vec![resource_type]).await
 }
 
 /// `GET /$reindex/{job}`: the job's progress as Parameters (200 when done, 202 while running).
 pub(crate) async fn reindex_status(
     State(state): State<AppState>,
+    Caller(guard): Caller,
     Path(job): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
     let negotiated = negotiate::negotiate(&headers, &params_of(&uri))?;
+    guard.require_all(&[], medulla_engine::Permission::Update)?;
     let status = state.engine.reindex_status(&job).ok_or_else(|| {
         ApiError::Engine(medulla_engine::Error::NotFound(format!(
             "reindex job {job:?}"

@@ -20,11 +20,13 @@
 //! # }
 //! ```
 
+mod access;
 mod capability;
 pub mod error;
 mod export;
 mod handlers;
 pub mod negotiate;
+mod oauth;
 mod respond;
 
 use axum::Router;
@@ -36,7 +38,7 @@ use std::sync::Arc;
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
 /// Server settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Largest accepted request body in bytes (413 beyond).
     pub body_limit: usize,
@@ -44,6 +46,24 @@ pub struct ServerConfig {
     pub exports: Option<medulla_bulk::Exports>,
     /// Bulk import jobs; `None` disables `$import`.
     pub imports: Option<medulla_bulk::Imports>,
+    /// The built-in authorization server; `None` serves without authentication (allowed on
+    /// loopback only: the binary refuses other addresses).
+    pub auth: Option<Arc<medulla_auth::AuthServer>>,
+    /// The audit ledger every access is recorded in before it is answered; `None` audits
+    /// nothing.
+    pub audit: Option<Arc<medulla_audit::AuditLog>>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("body_limit", &self.body_limit)
+            .field("exports", &self.exports.is_some())
+            .field("imports", &self.imports.is_some())
+            .field("auth", &self.auth.is_some())
+            .field("audit", &self.audit.is_some())
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -52,6 +72,8 @@ impl Default for ServerConfig {
             body_limit: 16 * 1024 * 1024,
             exports: None,
             imports: None,
+            auth: None,
+            audit: None,
         }
     }
 }
@@ -62,6 +84,13 @@ pub(crate) struct AppState {
     pub(crate) engine: Engine,
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) capability: Arc<Vec<u8>>,
+    pub(crate) security: Arc<Security>,
+}
+
+/// Authentication and audit, shared by every request.
+pub(crate) struct Security {
+    pub(crate) auth: Option<Arc<medulla_auth::AuthServer>>,
+    pub(crate) audit: Option<Arc<medulla_audit::AuditLog>>,
 }
 
 /// Builds the router: the FHIR API under `/fhir`.
@@ -70,9 +99,17 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
         &engine.options().base_url,
         engine.options().allow_multiple_delete,
     );
+    let capability = match &config.auth {
+        Some(auth) => capability::with_smart_security(capability, auth.config()),
+        None => capability,
+    };
     let state = AppState {
         capability: Arc::new(serde_json::to_vec(&capability).unwrap_or_default()),
         engine,
+        security: Arc::new(Security {
+            auth: config.auth.clone(),
+            audit: config.audit.clone(),
+        }),
         config: Arc::new(config),
     };
     use export::*;
@@ -124,11 +161,41 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
         )
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unknown_path);
-    Router::new()
+    let data = Router::new()
         .nest("/fhir", fhir)
         .route("/fhir", post(system_bundle).get(system_root))
         .route("/fhir/", post(system_bundle).get(system_root))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::authenticate,
+        ));
+    let oauth = Router::new()
+        .route(
+            "/.well-known/smart-configuration",
+            get(oauth::smart_configuration),
+        )
+        .route(
+            "/fhir/.well-known/smart-configuration",
+            get(oauth::smart_configuration),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(oauth::smart_configuration),
+        )
+        .route("/auth/jwks", get(oauth::jwks))
+        .route("/auth/token", post(oauth::token))
+        .route("/auth/introspect", post(oauth::introspect))
+        .route("/auth/revoke", post(oauth::revoke))
+        .route("/auth/launch", post(oauth::launch))
+        .route(
+            "/auth/authorize",
+            get(oauth::authorize_start).post(oauth::authorize_finish),
+        );
+    Router::new()
+        .merge(oauth)
+        .merge(data)
         .fallback(unknown_path)
+        .layer(axum::middleware::from_fn(handlers::security_headers))
         .layer(axum::middleware::from_fn(handlers::log_request))
         .with_state(state)
 }
@@ -142,7 +209,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address goes to the audit trail and to login throttling.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
