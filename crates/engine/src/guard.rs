@@ -47,6 +47,18 @@ impl Engine {
     }
 }
 
+/// Reference parameters of a type outside the Patient compartment that can point at a Patient.
+fn patient_reference_params(resource_type: &str) -> Vec<String> {
+    definitions()
+        .search_params(resource_type)
+        .filter(|p| {
+            p.kind == medulla_model::SearchParamType::Reference
+                && p.target.iter().any(|t| t == "Patient")
+        })
+        .map(|p| p.code.clone())
+        .collect()
+}
+
 fn verb(permission: Permission) -> &'static str {
     match permission {
         Permission::Create => "create",
@@ -171,23 +183,36 @@ impl Guarded {
             .is_some_and(|page| !page.resources.is_empty())
     }
 
-    /// Whether a resource with this content is in `patient`'s compartment. Types outside the
-    /// compartment are nobody's data and count as inside.
+    /// Whether a resource with this content is in `patient`'s compartment. A type outside the
+    /// CompartmentDefinition (Device, GuidanceResponse, Contract …) may still point at a
+    /// patient through a reference parameter: then it must point at this one; if it points at
+    /// no patient it is nobody's data and counts as inside.
     fn in_compartment(&self, patient: &str, resource_type: &str, id: &str, body: &Value) -> bool {
         if resource_type == "Patient" {
             return id == patient;
         }
-        let Some(params) = definitions().patient_compartment_params(resource_type) else {
-            return true;
-        };
-        let params: Vec<String> = params
-            .iter()
-            .filter(|p| !p.starts_with('{'))
-            .cloned()
-            .collect();
-        medulla_search::reference_targets(body, &params, &self.engine.options().base_url)
-            .iter()
-            .any(|(t, i)| t == "Patient" && i == patient)
+        let base = &self.engine.options().base_url;
+        match definitions().patient_compartment_params(resource_type) {
+            Some(params) => {
+                let params: Vec<String> = params
+                    .iter()
+                    .filter(|p| !p.starts_with('{'))
+                    .cloned()
+                    .collect();
+                medulla_search::reference_targets(body, &params, base)
+                    .iter()
+                    .any(|(t, i)| t == "Patient" && i == patient)
+            }
+            None => {
+                let params = patient_reference_params(resource_type);
+                let patients: Vec<(String, String)> =
+                    medulla_search::reference_targets(body, &params, base)
+                        .into_iter()
+                        .filter(|(t, _)| t == "Patient")
+                        .collect();
+                patients.is_empty() || patients.iter().any(|(_, i)| i == patient)
+            }
+        }
     }
 
     /// The check applied to included resources (and to matches when `filter_matches`).
@@ -294,6 +319,7 @@ impl Guarded {
         match limits {
             [] => within.visible = self.visible(false),
             [only] => {
+                within.visible = self.visible(false);
                 if let Some(patient) = &only.patient {
                     self.limit_to_compartment(
                         resource_type,
@@ -304,7 +330,6 @@ impl Guarded {
                     )?;
                 }
                 query.extend(only.query.iter().cloned());
-                within.visible = self.visible(false);
             }
             _ => {
                 if limits.iter().any(|l| l.patient.is_some()) {
@@ -342,7 +367,14 @@ impl Guarded {
                     .push(Engine::compartment_clause(patient, &members));
                 Ok(())
             }
-            None => self.refuse_reaching_out(resource_type, params),
+            None => {
+                self.refuse_reaching_out(resource_type, params)?;
+                // Some such types still point at patients (Device.patient): check each match.
+                if !patient_reference_params(resource_type).is_empty() {
+                    within.visible = self.visible(true);
+                }
+                Ok(())
+            }
         }
     }
 

@@ -267,11 +267,17 @@ async fn search(
 }
 
 pub(crate) async fn type_search(
+    State(state): State<AppState>,
     Caller(guard): Caller,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response> {
+    if crate::audit_api::serves(&state, &resource_type) {
+        let params = params_of(&uri);
+        let negotiated = negotiate::negotiate(&headers, &params)?;
+        return crate::audit_api::search(&state, &guard, params, &negotiated).await;
+    }
     let path = resource_type.clone();
     search(guard, headers, vec![resource_type], path, params_of(&uri)).await
 }
@@ -515,6 +521,7 @@ fn read_response(
 }
 
 pub(crate) async fn instance_read(
+    State(state): State<AppState>,
     Caller(guard): Caller,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
@@ -522,6 +529,9 @@ pub(crate) async fn instance_read(
 ) -> Result<Response> {
     let params = params_of(&uri);
     let negotiated = negotiate::negotiate(&headers, &params)?;
+    if crate::audit_api::serves(&state, &resource_type) {
+        return crate::audit_api::read(&state, &guard, &id, &negotiated).await;
+    }
     let engine = guard.clone();
     let resource = blocking(move || engine.read(&resource_type, &id)).await?;
     read_response(&resource, &headers, &params, &negotiated)

@@ -21,6 +21,7 @@
 //! ```
 
 mod access;
+mod audit_api;
 mod capability;
 pub mod error;
 mod export;

@@ -28,6 +28,14 @@ pub struct Server {
     /// Where `$import` reads its input files.
     #[allow(dead_code)] // only the import tests use it
     pub import_dir: std::path::PathBuf,
+    /// `http://127.0.0.1:PORT`: the token issuer when authentication is on.
+    pub origin: String,
+    /// The data directory (the audit ledger is in its `audit` folder).
+    pub data_dir: std::path::PathBuf,
+    /// The authorization server, when `Options::auth` is set.
+    pub auth: Option<Arc<medulla_auth::AuthServer>>,
+    /// The audit ledger, when `Options::audit` is set.
+    pub audit: Option<Arc<medulla_audit::AuditLog>>,
 }
 
 /// What a test can change about the server.
@@ -35,6 +43,12 @@ pub struct Server {
 pub struct Options {
     pub body_limit: Option<usize>,
     pub allow_multiple_delete: bool,
+    /// Run the built-in SMART authorization server (every FHIR request needs a token).
+    pub auth: bool,
+    /// Record every access in the audit ledger.
+    pub audit: bool,
+    /// `DATA/auth/roles.json`, written before the server starts.
+    pub roles: Option<Value>,
 }
 
 impl Server {
@@ -82,6 +96,31 @@ impl Server {
         if let Some(limit) = options.body_limit {
             config.body_limit = limit;
         }
+        let origin = format!("http://127.0.0.1:{port}");
+        if let Some(roles) = &options.roles {
+            std::fs::create_dir_all(dir.path().join("auth")).expect("auth folder");
+            std::fs::write(
+                dir.path().join("auth/roles.json"),
+                serde_json::to_vec(roles).expect("json"),
+            )
+            .expect("roles.json");
+        }
+        if options.auth {
+            config.auth = Some(Arc::new(
+                medulla_auth::AuthServer::open(
+                    dir.path(),
+                    store.clone(),
+                    medulla_auth::AuthConfig::new(&origin),
+                )
+                .expect("authorization server opens"),
+            ));
+        }
+        if options.audit {
+            config.audit = Some(Arc::new(
+                medulla_audit::AuditLog::open(&dir.path().join("audit")).expect("ledger opens"),
+            ));
+        }
+        let (auth, audit) = (config.auth.clone(), config.audit.clone());
         let router = medulla_server::app(engine, config);
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(medulla_server::serve(listener, router, async move {
@@ -94,8 +133,33 @@ impl Server {
             runtime: Some(runtime),
             store,
             import_dir: dir.path().join("import"),
+            origin,
+            data_dir: dir.path().to_owned(),
+            auth,
+            audit,
             _dir: dir,
         }
+    }
+
+    /// Runs a future on the server's runtime (directory set-up in tests).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.as_ref().expect("runtime").block_on(future)
+    }
+
+    /// The store, as the authorization crate takes it.
+    pub fn store(&self) -> Arc<dyn medulla_store::Store> {
+        self.store.clone()
+    }
+
+    /// A request with `Authorization: Bearer token`.
+    pub fn as_token(&self, token: &str, method: Method, path: &str) -> Req {
+        self.request(method, path)
+            .header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// `GET path` with a bearer token.
+    pub fn get_as(&self, token: &str, path: &str) -> Resp {
+        self.as_token(token, Method::GET, path).send()
     }
 
     /// An absolute URL for `path` below the base (`Patient/1`), or `path` itself when absolute.
@@ -194,6 +258,9 @@ impl Drop for Server {
         }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+        if let Some(audit) = self.audit.take() {
+            audit.close();
         }
         self.store.close();
     }
