@@ -19,6 +19,8 @@
 //!   their targets cannot be checked before the write.
 //! - Batch and transaction entries are checked one by one, before anything is written.
 //! - `AuditEvent` is read-only for everyone and readable by the `auditor` role only.
+//! - Active Consent resources that deny access hide resources from reads and searches (see
+//!   `consent.rs`), for every caller, unless a clinician or administrator asserts break-glass.
 
 use crate::bundle::{BundleResponse, Entry, Target, Verb};
 use crate::searching::{Visible, Within};
@@ -215,9 +217,78 @@ impl Guarded {
         }
     }
 
-    /// The check applied to included resources (and to matches when `filter_matches`).
+    /// The patients a resource belongs to (for consent rules).
+    fn patients_of(&self, resource: &StoredResource) -> Vec<String> {
+        if resource.resource_type == "Patient" {
+            return vec![resource.id.clone()];
+        }
+        let Some(body) = resource
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        else {
+            return Vec::new();
+        };
+        let params: Vec<String> =
+            match definitions().patient_compartment_params(&resource.resource_type) {
+                Some(params) => params
+                    .iter()
+                    .filter(|p| !p.starts_with('{'))
+                    .cloned()
+                    .collect(),
+                None => patient_reference_params(&resource.resource_type),
+            };
+        medulla_search::reference_targets(&body, &params, &self.engine.options().base_url)
+            .into_iter()
+            .filter(|(t, _)| t == "Patient")
+            .map(|(_, id)| id)
+            .collect()
+    }
+
+    /// Whether a consent hides `resource` from this caller. Break-glass lifts consents for
+    /// clinicians and administrators (and on an unauthenticated loopback server).
+    fn consent_hides(&self, resource: &StoredResource) -> bool {
+        if resource.body.is_none() {
+            return false;
+        }
+        let may_break_glass = self.access.is_anonymous()
+            || self.access.has_role("clinician")
+            || self.access.has_role("admin");
+        let access: &Access = &self.access;
+        let overridden;
+        let access = if access.is_break_glass() && !may_break_glass {
+            overridden = Access {
+                purpose_of_use: access
+                    .purpose_of_use
+                    .iter()
+                    .filter(|p| *p != "BTG")
+                    .cloned()
+                    .collect(),
+                ..access.clone()
+            };
+            &overridden
+        } else {
+            access
+        };
+        self.engine
+            .consents
+            .denies(&self.engine, access, resource, || {
+                self.patients_of(resource)
+            })
+    }
+
+    /// Reloads consent rules after a write that may have changed them.
+    fn after_write(&self, resource_type: &str) {
+        if resource_type == "Consent" || resource_type == "Bundle" {
+            self.engine.consents.invalidate();
+        }
+    }
+
+    /// The check applied to included resources (and to matches when `filter_matches`, or
+    /// when consents are in force).
     fn visible(&self, filter_matches: bool) -> Option<Visible> {
-        if self.access.is_anonymous() {
+        let consents = self.engine.consents.any(&self.engine);
+        if self.access.is_anonymous() && !consents {
             return None;
         }
         let guard = self.clone();
@@ -227,9 +298,9 @@ impl Guarded {
                     Grant::Denied => guard.decide(&found.resource_type, Permission::Read),
                     grant => grant,
                 };
-                guard.permits(&grant, found)
+                guard.permits(&grant, found) && !guard.consent_hides(found)
             }),
-            filter_matches,
+            filter_matches: filter_matches || consents,
         })
     }
 
@@ -241,7 +312,7 @@ impl Guarded {
         resource::check_type(resource_type)?;
         let grant = self.require(resource_type, Permission::Read)?;
         let found = self.engine.read(resource_type, id)?;
-        if self.permits(&grant, &found) {
+        if self.permits(&grant, &found) && !self.consent_hides(&found) {
             Ok(found)
         } else {
             Err(Error::NotFound(format!("{resource_type}/{id}")))
@@ -272,7 +343,7 @@ impl Guarded {
             }
         }
         let found = self.engine.vread(resource_type, id, version)?;
-        if self.permits(&grant, &found) {
+        if self.permits(&grant, &found) && !self.consent_hides(&found) {
             Ok(found)
         } else {
             Err(Error::NotFound(format!(
@@ -294,7 +365,7 @@ impl Guarded {
         params: &[(String, String)],
         handling: Handling,
     ) -> Result<Vec<u8>, Error> {
-        if self.access.is_anonymous() {
+        if self.access.is_anonymous() && !self.engine.consents.any(&self.engine) {
             return self.engine.search_bundle(types, path, params, handling);
         }
         let [resource_type] = types else {
@@ -413,7 +484,7 @@ impl Guarded {
         params: &[(String, String)],
         handling: Handling,
     ) -> Result<Vec<u8>, Error> {
-        if self.access.is_anonymous() {
+        if self.access.is_anonymous() && !self.engine.consents.any(&self.engine) {
             return self
                 .engine
                 .compartment_bundle(compartment, id, target, path, params, handling);
@@ -460,7 +531,7 @@ impl Guarded {
         path: &str,
         params: &[(String, String)],
     ) -> Result<Vec<u8>, Error> {
-        if self.access.is_anonymous() {
+        if self.access.is_anonymous() && !self.engine.consents.any(&self.engine) {
             return self.engine.everything_bundle(id, path, params);
         }
         let patient = self.read("Patient", id)?;
@@ -587,7 +658,9 @@ impl Guarded {
             }
             self.check_content(&grant, resource_type, "", &body)?;
         }
-        self.engine.create(resource_type, body, if_none_exist).await
+        let written = self.engine.create(resource_type, body, if_none_exist).await;
+        self.after_write(resource_type);
+        written
     }
 
     /// Update (or create with a client id).
@@ -624,7 +697,9 @@ impl Guarded {
                 if_match = Some(current.version);
             }
         }
-        self.engine.update(resource_type, id, body, if_match).await
+        let written = self.engine.update(resource_type, id, body, if_match).await;
+        self.after_write(resource_type);
+        written
     }
 
     /// Conditional update (unrestricted access only).
@@ -642,9 +717,12 @@ impl Guarded {
             resource_type,
             &[Permission::Update, Permission::Create],
         )?;
-        self.engine
+        let written = self
+            .engine
             .conditional_update(resource_type, criteria, body, if_match)
-            .await
+            .await;
+        self.after_write(resource_type);
+        written
     }
 
     fn require_unlimited_conditional(
@@ -679,10 +757,12 @@ impl Guarded {
         resource::check_type(resource_type)?;
         let grant = self.write_grant(resource_type, Permission::Update)?;
         if grant == Grant::All {
-            return self
+            let written = self
                 .engine
                 .patch(resource_type, target, operations, if_match)
                 .await;
+            self.after_write(resource_type);
+            return written;
         }
         let PatchTarget::Id(id) = target else {
             return Err(Error::Forbidden(format!(
@@ -721,9 +801,12 @@ impl Guarded {
             meta.remove("lastUpdated");
         }
         self.check_content(&grant, resource_type, &id, &body)?;
-        self.engine
+        let written = self
+            .engine
             .update(resource_type, &id, body, Some(current.version))
-            .await
+            .await;
+        self.after_write(resource_type);
+        written
     }
 
     /// Delete.
@@ -741,7 +824,9 @@ impl Guarded {
             resource::check_id(id)?;
             self.current_for_write(&grant, resource_type, id)?;
         }
-        self.engine.delete(resource_type, id).await
+        let written = self.engine.delete(resource_type, id).await;
+        self.after_write(resource_type);
+        written
     }
 
     /// Conditional delete (unrestricted access only).
@@ -754,9 +839,12 @@ impl Guarded {
         criteria: &str,
     ) -> Result<Vec<StoredResource>, Error> {
         self.require_unlimited_conditional(resource_type, &[Permission::Delete])?;
-        self.engine
+        let written = self
+            .engine
             .conditional_delete(resource_type, criteria)
-            .await
+            .await;
+        self.after_write(resource_type);
+        written
     }
 
     /// A batch or transaction Bundle, every entry checked before anything runs: in a batch a
@@ -765,17 +853,28 @@ impl Guarded {
     /// # Errors
     /// As [`Engine::process_bundle`], plus 403/404.
     pub async fn process_bundle(&self, bundle: Value) -> Result<BundleResponse, Error> {
-        if self.access.is_anonymous() {
-            return self.engine.process_bundle(bundle).await;
+        let consents = self.engine.consents.any(&self.engine);
+        if self.access.is_anonymous() && !consents {
+            let response = self.engine.process_bundle(bundle).await;
+            self.after_write("Bundle");
+            return response;
         }
         let guard = self.clone();
-        self.engine
-            .process_bundle_checked(bundle, move |entry| guard.check_entry(entry))
-            .await
+        let response = self
+            .engine
+            .process_bundle_checked(bundle, move |entry| guard.check_entry(entry, consents))
+            .await;
+        self.after_write("Bundle");
+        response
     }
 
     /// Checks one entry, pinning the version of the target it checked.
-    pub(crate) fn check_entry(&self, entry: &mut Entry) -> Result<(), Error> {
+    pub(crate) fn check_entry(&self, entry: &mut Entry, consents: bool) -> Result<(), Error> {
+        if consents && entry.verb == Verb::Get {
+            return Err(Error::Forbidden(
+                "while patient consents are in force, read and search through the REST API, not in a Bundle".into(),
+            ));
+        }
         let resource_type = entry.resource_type.clone();
         let permission = match entry.verb {
             Verb::Get => match entry.target {

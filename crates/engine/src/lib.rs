@@ -28,6 +28,7 @@
 
 mod bundle;
 mod compartment;
+mod consent;
 mod dispose;
 mod error;
 mod guard;
@@ -98,6 +99,8 @@ pub struct Engine {
     custom: Arc<std::sync::RwLock<Arc<medulla_search::CustomParams>>>,
     /// Reindex jobs of this process, by id.
     jobs: reindex::Jobs,
+    /// Deny rules of active Consent resources.
+    consents: consent::Consents,
 }
 
 impl std::fmt::Debug for Engine {
@@ -118,6 +121,7 @@ impl Engine {
             options: Arc::new(options),
             custom: Arc::default(),
             jobs: reindex::Jobs::default(),
+            consents: consent::Consents::default(),
         }
     }
 

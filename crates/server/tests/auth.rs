@@ -88,6 +88,18 @@ fn user_token(
     patient: Option<&str>,
     scope: &str,
 ) -> Value {
+    let fhir_user = patient.map(|p| format!("Patient/{p}"));
+    user_token_as(server, user, role, patient, fhir_user, scope)
+}
+
+fn user_token_as(
+    server: &Server,
+    user: &str,
+    role: &str,
+    patient: Option<&str>,
+    fhir_user: Option<String>,
+    scope: &str,
+) -> Value {
     let store = server.store();
     let policy = server.auth.as_ref().expect("auth").policy().clone();
     server
@@ -98,7 +110,7 @@ fn user_token(
                 name: user.into(),
                 role: role.into(),
                 patient: patient.map(str::to_owned),
-                fhir_user: patient.map(|p| format!("Patient/{p}")),
+                fhir_user,
                 password: String::new(),
                 disabled: false,
             },
@@ -685,4 +697,104 @@ fn exports_belong_to_whoever_started_them() {
     let download = s.get_as(&w.admin, file);
     assert_eq!(download.status, 200);
     assert_eq!(String::from_utf8_lossy(&download.body).lines().count(), 2);
+}
+
+#[test]
+fn consents_hide_data_unless_glass_is_broken() {
+    let w = world();
+    let s = &w.server;
+    let consent = json!({"resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": "Patient/p1"},
+        "provision": {"type": "permit", "provision": [{"type": "deny",
+            "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "PRCP"}]},
+                       "reference": {"reference": "Practitioner/doc"}}],
+            "class": [{"system": "http://hl7.org/fhir/resource-types", "code": "Observation"}]}]}});
+    let created = s
+        .as_token(&w.admin, Method::POST, "Consent")
+        .json(&consent)
+        .send();
+    assert_eq!(created.status, 201, "{}", created.text());
+    let consent_id = created.json()["id"].as_str().expect("id").to_owned();
+    let scope = "user/*.rs openid";
+    let doc = user_token_as(
+        s,
+        "doc",
+        "clinician",
+        None,
+        Some("Practitioner/doc".into()),
+        scope,
+    );
+    let doc = doc["access_token"].as_str().expect("token").to_owned();
+    let nurse = user_token_as(
+        s,
+        "nurse",
+        "clinician",
+        None,
+        Some("Practitioner/nurse".into()),
+        scope,
+    );
+    let nurse = nurse["access_token"].as_str().expect("token").to_owned();
+
+    // The denied practitioner sees neither the resource nor a hint of it.
+    assert_eq!(s.get_as(&doc, "Observation/o1").status, 404);
+    assert_eq!(
+        ids(&s.get_as(&doc, "Observation?subject=Patient/p1").json()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&s.get_as(&doc, "Observation").json()),
+        ["Observation/o2"]
+    );
+    assert_eq!(
+        ids(&s
+            .get_as(&doc, "Patient?_id=p1&_revinclude=Observation:subject")
+            .json()),
+        ["Patient/p1"]
+    );
+    // Other types of the same patient, other practitioners, the patient: unaffected.
+    assert_eq!(s.get_as(&doc, "Patient/p1").status, 200);
+    assert_eq!(s.get_as(&nurse, "Observation/o1").status, 200);
+    assert_eq!(s.get_as(&w.p1, "Observation/o1").status, 200);
+    // Break-glass lifts it, and is audited as such.
+    let btg = s
+        .as_token(&doc, Method::GET, "Observation/o1")
+        .header("x-purpose-of-use", "BTG")
+        .send();
+    assert_eq!(btg.status, 200);
+    let ledger = s.audit.as_ref().expect("audit");
+    let events = ledger
+        .search(&medulla_audit::AuditQuery {
+            agent: Some("doc".into()),
+            ..Default::default()
+        })
+        .expect("search");
+    let newest: Value = serde_json::from_slice(&events[0].1).expect("json");
+    assert_eq!(
+        newest["purposeOfEvent"][0]["coding"][0]["code"], "BTG",
+        "{newest}"
+    );
+    // A patient cannot break the glass on someone else's consent.
+    let other = user_token(
+        s,
+        "pat2",
+        "patient",
+        Some("p2"),
+        "launch/patient patient/*.rs",
+    );
+    let other = other["access_token"].as_str().expect("token");
+    let glass = s
+        .as_token(other, Method::GET, "Observation/o1")
+        .header("x-purpose-of-use", "BTG")
+        .send();
+    assert_eq!(glass.status, 404);
+    // Withdrawing the consent applies at once.
+    assert_eq!(
+        s.as_token(&w.admin, Method::DELETE, &format!("Consent/{consent_id}"))
+            .send()
+            .status,
+        204
+    );
+    assert_eq!(s.get_as(&doc, "Observation/o1").status, 200);
 }
