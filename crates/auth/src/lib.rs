@@ -5,7 +5,8 @@
 //! with PKCE S256, refresh tokens with rotation, client credentials with `private_key_jwt`
 //! assertions in RS384/ES384), ID tokens, introspection (RFC 7662), revocation (RFC 7009),
 //! login throttling, and [`AuthServer::check_bearer`], which turns a bearer token into the
-//! [`medulla_access::Access`] a request runs with.
+//! [`medulla_access::Access`] a request runs with — or validates tokens of an external OpenID
+//! Connect issuer instead ([`OidcVerifier`], `--auth oidc`).
 //!
 //! Codes, refresh tokens, used assertion ids and revocations are store records written inside
 //! store jobs, so "use once" checks are atomic and survive restarts. Secrets are kept only as
@@ -19,6 +20,7 @@ mod directory;
 mod error;
 mod grants;
 mod keys;
+pub mod oidc;
 pub mod secrets;
 mod throttle;
 mod tokens;
@@ -33,6 +35,7 @@ pub use grants::{
     TokenResponse,
 };
 pub use keys::Keys;
+pub use oidc::{ClaimMapping, OidcConfig, OidcError, OidcVerifier};
 pub use tokens::AccessClaims;
 
 use medulla_access::Access;

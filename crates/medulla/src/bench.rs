@@ -23,6 +23,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Ingest(args) => crate::bench_ingest::run(args),
         BenchWhat::Export(args) => crate::bench_export::run(args),
         BenchWhat::Hl7(args) => crate::bench_hl7::run(args),
+        BenchWhat::Auth(args) => crate::bench_auth::run(args),
     }
 }
 
@@ -90,9 +91,9 @@ impl PeerSummary {
 const PATIENT: &str = r#"{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.840.1.113883.4.3.25","value":"MRN-000"}],"active":true,"name":[{"use":"official","family":"Chalmers","given":["Peter","James"]}],"telecom":[{"system":"phone","value":"(03) 5555 6473","use":"work"}],"gender":"male","birthDate":"1974-12-25","address":[{"use":"home","line":["534 Erewhon St"],"city":"PleasantVille","state":"Vic","postalCode":"3999"}]}"#;
 const OBSERVATION: &str = r#"{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/example"},"effectiveDateTime":"2020-03-01T10:15:00+01:00","valueQuantity":{"value":72,"unit":"beats/minute","system":"http://unitsofmeasure.org","code":"/min"}}"#;
 
-struct Server {
-    child: std::process::Child,
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) child: std::process::Child,
+    pub(crate) port: u16,
     _data: tempfile::TempDir,
 }
 
@@ -110,6 +111,11 @@ fn free_port() -> anyhow::Result<u16> {
 
 fn start_server() -> anyhow::Result<Server> {
     let data = tempfile::tempdir().context("creating a temporary data directory")?;
+    start_server_in(data, &[])
+}
+
+/// Starts `medulla serve` on `data` with `extra` arguments and waits until it listens.
+pub(crate) fn start_server_in(data: tempfile::TempDir, extra: &[&str]) -> anyhow::Result<Server> {
     let port = free_port()?;
     let exe = std::env::current_exe().context("locating the medulla binary")?;
     let child = std::process::Command::new(exe)
@@ -117,6 +123,7 @@ fn start_server() -> anyhow::Result<Server> {
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data")
         .arg(data.path())
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .spawn()
         .context("starting medulla serve")?;
@@ -135,7 +142,7 @@ fn start_server() -> anyhow::Result<Server> {
     Ok(server)
 }
 
-fn rss_mib(pid: u32) -> f64 {
+pub(crate) fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {
@@ -148,7 +155,7 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-async fn connect(port: u16) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+pub(crate) async fn connect(port: u16) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     stream.set_nodelay(true)?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -196,11 +203,11 @@ struct Tally {
     errors: u64,
 }
 
-struct Figures {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
+pub(crate) struct Figures {
+    pub(crate) rate: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) errors: u64,
 }
 
 fn summarize(tallies: Vec<Tally>, seconds: f64, ops_per_sample: f64) -> Figures {
@@ -227,7 +234,7 @@ fn summarize(tallies: Vec<Tally>, seconds: f64, ops_per_sample: f64) -> Figures 
 }
 
 /// Runs `clients` loops of `operation` for `seconds`, each on its own keep-alive connection.
-async fn drive<F, Fut>(
+pub(crate) async fn drive<F, Fut>(
     port: u16,
     clients: usize,
     seconds: f64,

@@ -152,6 +152,9 @@ pub enum AuthMode {
     None,
     /// The built-in SMART on FHIR authorization server.
     Smart,
+    /// Access tokens of an external OpenID Connect issuer (`--oidc-issuer`; claim mapping in
+    /// DATA/auth/oidc.json).
+    Oidc,
 }
 
 #[derive(Debug, Args)]
@@ -259,10 +262,15 @@ pub struct ServeArgs {
     /// The public base URL of the FHIR API (default: PUBLIC_URL/fhir).
     #[arg(long, env = "MEDULLA_BASE_URL")]
     pub base_url: Option<String>,
-    /// Authentication: `none` (loopback only) or `smart` (the built-in SMART on FHIR
-    /// authorization server; users and clients from `medulla user` and `medulla client`).
+    /// Authentication: `none` (loopback only), `smart` (the built-in SMART on FHIR
+    /// authorization server; users and clients from `medulla user` and `medulla client`) or
+    /// `oidc` (tokens of an external OpenID Connect issuer).
     #[arg(long, env = "MEDULLA_AUTH", value_enum, default_value = "none")]
     pub auth: AuthMode,
+    /// With `--auth oidc`: the issuer URL (its `/.well-known/openid-configuration` is read at
+    /// start). Overrides the issuer of DATA/auth/oidc.json.
+    #[arg(long, env = "MEDULLA_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
     /// Do not record accesses in the audit ledger (for measurements; never in production).
     #[arg(long, env = "MEDULLA_NO_AUDIT")]
     pub no_audit: bool,
@@ -276,6 +284,34 @@ pub struct ServeArgs {
     /// 127.0.0.1:2575.
     #[arg(long, env = "MEDULLA_MLLP")]
     pub mllp: Option<SocketAddr>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. With TLS on,
+    /// PUBLIC_URL defaults to https://ADDR and every response carries
+    /// Strict-Transport-Security.
+    #[arg(
+        long,
+        env = "MEDULLA_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (unencrypted PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(
+        long,
+        env = "MEDULLA_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Let browser apps from this origin (https://app.example.org) call the server (CORS);
+    /// repeatable, comma-separated in the variable; `*` for any origin. Cross-origin
+    /// credentials (cookies) are never allowed: apps send bearer tokens. Default: no CORS.
+    #[arg(
+        long = "cors-origin",
+        env = "MEDULLA_CORS_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +421,9 @@ pub enum BenchWhat {
     /// HL7 v2 parse throughput against peer parsers (`--peers`), and messages/s end to end
     /// over MLLP into the store.
     Hl7(crate::bench_hl7::Hl7BenchArgs),
+    /// Read throughput with authentication and audit on vs off (same run), and
+    /// client-credentials grants/s with ES384 assertions.
+    Auth(crate::bench_auth::AuthBenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! the library crates. No FHIR logic lives here.
 
 mod bench;
+mod bench_auth;
 mod bench_export;
 mod bench_fhirpath;
 mod bench_hl7;

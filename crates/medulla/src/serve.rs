@@ -19,6 +19,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.addr
         );
     }
+    let cors_origins = check_cors_origins(&args.cors_origins)?;
+    // Read the certificate and key before anything else is opened, so a bad file fails fast.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(certificate), Some(key)) => Some(
+            medulla_server::tls::load(certificate, key)
+                .context("loading the TLS certificate and key")?,
+        ),
+        (None, None) => None,
+        (Some(_), None) => bail!("--tls-cert needs --tls-key (the certificate's private key)"),
+        (None, Some(_)) => bail!("--tls-key needs --tls-cert (the certificate it belongs to)"),
+    };
     // Load the embedded definitions now, not on the first request.
     let types = medulla_model::definitions().resource_types().count();
     let store = medulla_store::SqliteStore::open(&args.data.data, Default::default())
@@ -36,10 +47,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", args.addr))?;
         let local = listener.local_addr().context("reading the bound address")?;
-        let public_url = args
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{local}"));
+        let public_url = args.public_url.clone().unwrap_or_else(|| {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{local}")
+        });
         let public_url = public_url.trim_end_matches('/').to_owned();
         let base_url = args
             .base_url
@@ -82,7 +93,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         let interface = medulla_interface::Interface::new(engine.clone(), Default::default());
         let auth = match args.auth {
-            crate::cli::AuthMode::None => None,
             crate::cli::AuthMode::Smart => {
                 let mut config = medulla_auth::AuthConfig::new(&public_url);
                 config.fhir_base = base_url.trim_end_matches('/').to_owned();
@@ -91,6 +101,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                         .context("opening the authorization server")?,
                 ))
             }
+            _ => None,
+        };
+        let oidc = match args.auth {
+            crate::cli::AuthMode::Oidc => {
+                let config = medulla_auth::OidcConfig::load(
+                    &args.data.data,
+                    args.oidc_issuer.as_deref(),
+                    base_url.trim_end_matches('/'),
+                )
+                .context("reading the OpenID Connect settings")?;
+                let issuer = config.issuer.clone();
+                let verifier = medulla_auth::OidcVerifier::discover(config)
+                    .await
+                    .with_context(|| format!("discovering the OpenID Connect issuer {issuer}"))?;
+                tracing::info!(
+                    issuer,
+                    "accepting tokens of an external OpenID Connect issuer"
+                );
+                Some(Arc::new(verifier))
+            }
+            _ => None,
         };
         let audit = if args.no_audit {
             tracing::warn!("the audit ledger is off (--no-audit): accesses are not recorded");
@@ -108,13 +139,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 exports: Some(exports),
                 imports: Some(imports),
                 auth,
+                oidc,
                 audit: audit.clone(),
+                hsts: tls.is_some(),
+                cors_origins,
             },
         );
         tracing::info!(
             %local,
             base_url,
             auth = ?args.auth,
+            tls = tls.is_some(),
             resource_types = types,
             startup_ms = started.elapsed().as_millis() as u64,
             "medulla listening"
@@ -139,9 +174,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 wait(stopped.clone()),
             ))
         });
-        let served = medulla_server::serve(listener, router, wait(stopped))
-            .await
-            .context("serving");
+        let served = match tls {
+            Some(tls) => medulla_server::serve_tls(listener, router, tls, wait(stopped)).await,
+            None => medulla_server::serve(listener, router, wait(stopped)).await,
+        }
+        .context("serving");
         if let Some(task) = mllp_task {
             match task.await {
                 Ok(result) => result.context("serving MLLP")?,
@@ -177,6 +214,42 @@ pub(crate) async fn shutdown_signal() {
     tracing::info!("shutting down: finishing open requests");
 }
 
+/// Checks the `--cors-origin` values: `*` alone, or origins as browsers send them
+/// (`scheme://host[:port]`, no path); a trailing `/` is dropped and empty entries of the
+/// comma-separated variable are skipped.
+fn check_cors_origins(origins: &[String]) -> anyhow::Result<Vec<String>> {
+    let origins: Vec<String> = origins
+        .iter()
+        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+        .filter(|origin| !origin.is_empty())
+        .collect();
+    if origins.iter().any(|origin| origin == "*") {
+        if origins.len() > 1 {
+            bail!(
+                "--cors-origin '*' allows every origin and cannot be combined with other origins"
+            );
+        }
+        return Ok(origins);
+    }
+    for origin in &origins {
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let is_origin = host.is_some_and(|host| {
+            !host.is_empty()
+                && !host.contains(|character: char| {
+                    matches!(character, '/' | '?' | '#' | '@') || character.is_whitespace()
+                })
+        });
+        if !is_origin {
+            bail!(
+                "--cors-origin '{origin}' is not an origin: expected scheme://host[:port] without a path, e.g. https://app.example.org"
+            );
+        }
+    }
+    Ok(origins)
+}
+
 /// The key that signs search paging cursors: kept in the data directory so that paging links
 /// survive a restart; created with random bytes the first time.
 fn cursor_key(data: &std::path::Path) -> anyhow::Result<Vec<u8>> {
@@ -190,5 +263,41 @@ fn cursor_key(data: &std::path::Path) -> anyhow::Result<Vec<u8>> {
             std::fs::write(&path, &key).with_context(|| format!("writing {}", path.display()))?;
             Ok(key)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_cors_origins;
+
+    fn check(origins: &[&str]) -> anyhow::Result<Vec<String>> {
+        let origins: Vec<String> = origins.iter().map(|origin| (*origin).to_owned()).collect();
+        check_cors_origins(&origins)
+    }
+
+    #[test]
+    fn cors_origins_are_normalised() {
+        let origins = check(&["https://app.example.org/", "", " http://127.0.0.1:3000 "])
+            .expect("valid origins");
+        assert_eq!(
+            origins,
+            ["https://app.example.org", "http://127.0.0.1:3000"]
+        );
+        assert_eq!(check(&["*"]).expect("star"), ["*"]);
+    }
+
+    #[test]
+    fn cors_origins_that_are_not_origins_are_refused() {
+        for bad in [
+            "app.example.org",
+            "https://",
+            "https://app.example.org/path",
+            "ftp://x",
+        ] {
+            let error = check(&[bad]).expect_err(bad).to_string();
+            assert!(error.contains(bad.trim_end_matches('/')), "{error}");
+        }
+        let error = check(&["*", "https://app.example.org"]).expect_err("star and more");
+        assert!(error.to_string().contains("cannot be combined"), "{error}");
     }
 }

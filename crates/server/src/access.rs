@@ -157,9 +157,17 @@ pub(crate) async fn authenticate(
     let described = describe(request.method(), &path);
     let query = request.uri().query().map(str::to_owned);
     let purposes = purposes(&request);
-    let access = match &state.security.auth {
+    let checked = match (&state.security.auth, &state.security.oidc) {
+        (Some(auth), _) => Some(bearer(&request).and_then(|token| auth.check_bearer(token))),
+        (None, Some(oidc)) => Some(match bearer(&request) {
+            Ok(token) => oidc.check(token).await,
+            Err(why) => Err(why),
+        }),
+        (None, None) => None,
+    };
+    let access = match checked {
         None => Access::anonymous(),
-        Some(auth) => match bearer(&request).and_then(|token| auth.check_bearer(token)) {
+        Some(checked) => match checked {
             Ok(access) => access,
             Err(why) => {
                 let mut record = AuditRecord::new(

@@ -41,9 +41,14 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// Headers every response carries: no MIME sniffing, no referrer leaking paths and queries,
-/// and (behind TLS) HSTS, set by the binary's TLS front.
-pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
+/// Headers every response carries: no MIME sniffing, no referrer leaking paths and queries, no
+/// framing (clickjacking), and, when the server is reached over TLS (`ServerConfig::hsts`),
+/// `Strict-Transport-Security` so browsers never fall back to plain HTTP.
+pub(crate) async fn security_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
@@ -54,6 +59,16 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         axum::http::HeaderValue::from_static("no-referrer"),
     );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        axum::http::HeaderValue::from_static("DENY"),
+    );
+    if state.config.hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     response
 }
 

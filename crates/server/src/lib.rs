@@ -3,7 +3,11 @@
 //! This crate owns everything HTTP: routes under `/fhir`, content negotiation, request headers
 //! (`If-Match`, `If-None-Exist`, `Prefer`, conditional reads), response headers (`ETag`,
 //! `Last-Modified`, `Location`), and the mapping of every failure to an OperationOutcome with the
-//! right status ([`error::ApiError`]). [`app`] builds the router; [`serve`] runs it.
+//! right status ([`error::ApiError`]). [`app`] builds the router; [`serve`] runs it over plain
+//! HTTP and [`serve_tls`] over HTTPS with a certificate from [`tls::load`] (rustls, ring
+//! provider). Transport security lives here too: `Strict-Transport-Security` and the other
+//! security headers on every response, and CORS for browser-based SMART apps
+//! ([`ServerConfig::cors_origins`]), answered before authentication.
 //!
 //! Does not: decide FHIR semantics (that is `medulla-engine`), touch SQL, or read the
 //! environment; the binary passes a [`ServerConfig`].
@@ -23,12 +27,16 @@
 mod access;
 mod audit_api;
 mod capability;
+mod cors;
 pub mod error;
 mod export;
 mod handlers;
 pub mod negotiate;
 mod oauth;
 mod respond;
+pub mod tls;
+
+pub use tls::serve_tls;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -50,9 +58,17 @@ pub struct ServerConfig {
     /// The built-in authorization server; `None` serves without authentication (allowed on
     /// loopback only: the binary refuses other addresses).
     pub auth: Option<Arc<medulla_auth::AuthServer>>,
+    /// Tokens of an external OpenID Connect issuer instead of our own (`--auth oidc`).
+    pub oidc: Option<Arc<medulla_auth::OidcVerifier>>,
     /// The audit ledger every access is recorded in before it is answered; `None` audits
     /// nothing.
     pub audit: Option<Arc<medulla_audit::AuditLog>>,
+    /// Send `Strict-Transport-Security` on every response: set it when clients reach the
+    /// server over HTTPS (the binary sets it with TLS on).
+    pub hsts: bool,
+    /// Origins (`https://app.example.org`) whose browser scripts may call the server, or `*`
+    /// for any; empty sends no CORS headers at all. Credentials are never allowed.
+    pub cors_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -62,7 +78,10 @@ impl std::fmt::Debug for ServerConfig {
             .field("exports", &self.exports.is_some())
             .field("imports", &self.imports.is_some())
             .field("auth", &self.auth.is_some())
+            .field("oidc", &self.oidc.is_some())
             .field("audit", &self.audit.is_some())
+            .field("hsts", &self.hsts)
+            .field("cors_origins", &self.cors_origins)
             .finish()
     }
 }
@@ -74,7 +93,10 @@ impl Default for ServerConfig {
             exports: None,
             imports: None,
             auth: None,
+            oidc: None,
             audit: None,
+            hsts: false,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -91,6 +113,7 @@ pub(crate) struct AppState {
 /// Authentication and audit, shared by every request.
 pub(crate) struct Security {
     pub(crate) auth: Option<Arc<medulla_auth::AuthServer>>,
+    pub(crate) oidc: Option<Arc<medulla_auth::OidcVerifier>>,
     pub(crate) audit: Option<Arc<medulla_audit::AuditLog>>,
 }
 
@@ -109,6 +132,7 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
         engine,
         security: Arc::new(Security {
             auth: config.auth.clone(),
+            oidc: config.oidc.clone(),
             audit: config.audit.clone(),
         }),
         config: Arc::new(config),
@@ -192,11 +216,23 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
             "/auth/authorize",
             get(oauth::authorize_start).post(oauth::authorize_finish),
         );
-    Router::new()
+    let router = Router::new()
         .merge(oauth)
         .merge(data)
-        .fallback(unknown_path)
-        .layer(axum::middleware::from_fn(handlers::security_headers))
+        .fallback(unknown_path);
+    // CORS wraps every route, outside `authenticate`: preflights carry no token.
+    let router = match cors::CorsPolicy::new(&state.config.cors_origins) {
+        Some(policy) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            cors::cors,
+        )),
+        None => router,
+    };
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            handlers::security_headers,
+        ))
         .layer(axum::middleware::from_fn(handlers::log_request))
         .with_state(state)
 }

@@ -49,6 +49,8 @@ pub struct Options {
     pub audit: bool,
     /// `DATA/auth/roles.json`, written before the server starts.
     pub roles: Option<Value>,
+    /// Accept tokens of this external OpenID Connect issuer.
+    pub oidc: Option<Arc<medulla_auth::OidcVerifier>>,
 }
 
 impl Server {
@@ -115,6 +117,7 @@ impl Server {
                 .expect("authorization server opens"),
             ));
         }
+        config.oidc = options.oidc.clone();
         if options.audit {
             config.audit = Some(Arc::new(
                 medulla_audit::AuditLog::open(&dir.path().join("audit")).expect("ledger opens"),
