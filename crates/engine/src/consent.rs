@@ -141,6 +141,27 @@ impl Consents {
         }
     }
 
+    /// Reloads the rules when they are older than [`MAX_AGE`]; `false` when they could not be
+    /// loaded (then nothing can be shown safely).
+    fn ensure_fresh(&self, engine: &Engine) -> bool {
+        let fresh = self
+            .loaded
+            .read()
+            .ok()
+            .and_then(|loaded| loaded.at)
+            .is_some_and(|at| at.elapsed() < MAX_AGE);
+        if fresh {
+            return true;
+        }
+        match self.reload(engine) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "cannot load consents; denying access");
+                false
+            }
+        }
+    }
+
     fn reload(&self, engine: &Engine) -> Result<(), crate::Error> {
         let mut by_patient: HashMap<String, Vec<DenyRule>> = HashMap::new();
         let params = vec![
@@ -187,15 +208,7 @@ impl Consents {
         if access.is_break_glass() {
             return false;
         }
-        let fresh = self
-            .loaded
-            .read()
-            .ok()
-            .and_then(|loaded| loaded.at)
-            .is_some_and(|at| at.elapsed() < MAX_AGE);
-        if !fresh && let Err(error) = self.reload(engine) {
-            // Without the rules nothing can be shown safely.
-            tracing::error!(%error, "cannot load consents; denying access");
+        if !self.ensure_fresh(engine) {
             return true;
         }
         let Ok(loaded) = self.loaded.read() else {
@@ -218,13 +231,7 @@ impl Consents {
     /// Whether any active consent denies anything at all (cheap: lets searches skip the
     /// per-resource check).
     pub(crate) fn any(&self, engine: &Engine) -> bool {
-        let fresh = self
-            .loaded
-            .read()
-            .ok()
-            .and_then(|loaded| loaded.at)
-            .is_some_and(|at| at.elapsed() < MAX_AGE);
-        if !fresh && self.reload(engine).is_err() {
+        if !self.ensure_fresh(engine) {
             return true;
         }
         self.loaded

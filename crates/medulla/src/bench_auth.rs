@@ -121,6 +121,32 @@ async fn seed(port: u16, token: Option<&str>, patients: usize) -> anyhow::Result
     Ok(ids)
 }
 
+/// A `system/*.cruds` token by client credentials with HTTP Basic authentication.
+async fn system_token(port: u16, basic: &str) -> anyhow::Result<String> {
+    let mut sender = connect(port).await?;
+    let (status, body) = request(
+        &mut sender,
+        hyper::Method::POST,
+        "/auth/token",
+        &[
+            ("authorization", basic),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        Some(Bytes::from_static(
+            b"grant_type=client_credentials&scope=system%2F*.cruds",
+        )),
+    )
+    .await?;
+    if status != 200 {
+        bail!("token: status {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let token: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(token["access_token"]
+        .as_str()
+        .context("access_token")?
+        .to_owned())
+}
+
 async fn reads(
     port: u16,
     token: Option<Arc<String>>,
@@ -212,7 +238,6 @@ pub fn run(args: AuthBenchArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let client_id = backend["client_id"].as_str().context("client_id")?;
         let secret = backend["client_secret"].as_str().context("client_secret")?;
-        let mut sender = connect(secured.port).await?;
         let basic = {
             use base64::Engine as _;
             format!(
@@ -220,37 +245,10 @@ pub fn run(args: AuthBenchArgs) -> anyhow::Result<()> {
                 base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
             )
         };
-        let (status, body) = request(
-            &mut sender,
-            hyper::Method::POST,
-            "/auth/token",
-            &[("authorization", &basic), ("content-type", "application/x-www-form-urlencoded")],
-            Some(Bytes::from_static(b"grant_type=client_credentials&scope=system%2F*.cruds")),
-        )
-        .await?;
-        if status != 200 {
-            bail!("token: status {status}: {}", String::from_utf8_lossy(&body));
-        }
-        let token: serde_json::Value = serde_json::from_slice(&body)?;
-        let token = Arc::new(token["access_token"].as_str().context("access_token")?.to_owned());
+        let token = Arc::new(system_token(secured.port, &basic).await?);
         let open_ids = Arc::new(seed(open.port, None, args.patients).await?);
         let secured_ids = Arc::new(seed(secured.port, Some(&token), args.patients).await?);
-        let auth_only_token = {
-            let mut sender = connect(auth_only.port).await?;
-            let (status, body) = request(
-                &mut sender,
-                hyper::Method::POST,
-                "/auth/token",
-                &[("authorization", &basic), ("content-type", "application/x-www-form-urlencoded")],
-                Some(Bytes::from_static(b"grant_type=client_credentials&scope=system%2F*.cruds")),
-            )
-            .await?;
-            if status != 200 {
-                bail!("token: status {status}: {}", String::from_utf8_lossy(&body));
-            }
-            let token: serde_json::Value = serde_json::from_slice(&body)?;
-            Arc::new(token["access_token"].as_str().context("access_token")?.to_owned())
-        };
+        let auth_only_token = Arc::new(system_token(auth_only.port, &basic).await?);
         let auth_only_ids = Arc::new(seed(auth_only.port, Some(&auth_only_token), args.patients).await?);
 
         println!("\n| server | round | reads/s | p50 ms | p99 ms | errors |");

@@ -14,6 +14,7 @@ use medulla_audit::{Action, AgentKind, AuditRecord, Category, Outcome};
 use medulla_auth::{ClientCredentials, LoginForm, LoginOutcome, OAuthError, TokenRequest};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 fn no_auth() -> Response {
     (
@@ -207,17 +208,23 @@ pub(crate) async fn token(
     }
 }
 
-/// `POST /auth/introspect` (RFC 7662; the caller authenticates as a client).
-pub(crate) async fn introspect(
-    State(state): State<AppState>,
+/// Runs a client-authenticated endpoint of the authorization server on the form of a request
+/// and answers its JSON (or its OAuth error).
+async fn client_endpoint<F, Fut>(
+    state: AppState,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+    run: F,
+) -> Response
+where
+    F: FnOnce(Arc<medulla_auth::AuthServer>, TokenRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value, OAuthError>>,
+{
     let Some(auth) = state.security.auth.clone() else {
         return no_auth();
     };
     let result = match token_request(&headers, &body) {
-        Ok(request) => auth.introspect(&request).await,
+        Ok(request) => run(auth, request).await,
         Err(error) => Err(error),
     };
     match result {
@@ -226,23 +233,28 @@ pub(crate) async fn introspect(
     }
 }
 
+/// `POST /auth/introspect` (RFC 7662; the caller authenticates as a client).
+pub(crate) async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    client_endpoint(state, headers, body, |auth, request| async move {
+        auth.introspect(&request).await
+    })
+    .await
+}
+
 /// `POST /auth/revoke` (RFC 7009).
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(auth) = state.security.auth.clone() else {
-        return no_auth();
-    };
-    let result = match token_request(&headers, &body) {
-        Ok(request) => auth.revoke(&request).await,
-        Err(error) => Err(error),
-    };
-    match result {
-        Ok(()) => json(StatusCode::OK, &serde_json::json!({})),
-        Err(error) => oauth_error(&error),
-    }
+    client_endpoint(state, headers, body, |auth, request| async move {
+        auth.revoke(&request).await.map(|()| serde_json::json!({}))
+    })
+    .await
 }
 
 /// `POST /auth/launch` with a user's bearer token and `{"patient": …, "encounter": …}`:
