@@ -13,10 +13,37 @@ const TABLES: &[&str] = &[
     "DELETE FROM idx_reference WHERE res_key = ?1",
     "DELETE FROM idx_uri WHERE res_key = ?1",
     "DELETE FROM idx_composite WHERE res_key = ?1",
-    "DELETE FROM fts WHERE rowid = ?1",
 ];
 
-/// Removes every index row of `res_key`.
+/// A change to the full-text index, made after a batch's jobs (see [`TextOp::apply`]).
+#[derive(Debug)]
+pub(crate) enum TextOp {
+    /// Remove the row of a resource.
+    Delete(i64),
+    /// Add the row of a resource (which has none).
+    Insert(i64, Option<String>, Option<String>),
+}
+
+impl TextOp {
+    /// FTS5 writes its pending terms out at every savepoint boundary, so full-text rows are
+    /// written once per batch, outside the jobs' savepoints, in job order. A search inside a
+    /// job does not see the full text of its own batch.
+    pub(crate) fn apply(&self, conn: &Connection) -> Result<(), Error> {
+        match self {
+            TextOp::Delete(res_key) => {
+                conn.prepare_cached("DELETE FROM fts WHERE rowid = ?1")?
+                    .execute([res_key])?;
+            }
+            TextOp::Insert(res_key, text, content) => {
+                conn.prepare_cached("INSERT INTO fts (rowid, text, content) VALUES (?1, ?2, ?3)")?
+                    .execute((res_key, text, content))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Removes every index row of `res_key` but the full-text one (see [`TextOp`]).
 pub(crate) fn delete(conn: &Connection, res_key: i64) -> Result<(), Error> {
     for sql in TABLES {
         conn.prepare_cached(sql)?.execute([res_key])?;
@@ -24,7 +51,8 @@ pub(crate) fn delete(conn: &Connection, res_key: i64) -> Result<(), Error> {
     Ok(())
 }
 
-/// Inserts the index rows of `res_key`, which has none yet.
+/// Inserts the index rows of `res_key`, which has none yet, but the full-text one (see
+/// [`text_of`]).
 pub(crate) fn insert(
     conn: &Connection,
     params: &mut ParamIds,
@@ -165,9 +193,11 @@ pub(crate) fn insert(
             ])?;
         }
     }
-    if rows.text.is_some() || rows.content.is_some() {
-        conn.prepare_cached("INSERT INTO fts (rowid, text, content) VALUES (?1, ?2, ?3)")?
-            .execute((res_key, &rows.text, &rows.content))?;
-    }
     Ok(())
+}
+
+/// The full-text row of `rows`, if it has text.
+pub(crate) fn text_of(res_key: i64, rows: &IndexRows) -> Option<TextOp> {
+    (rows.text.is_some() || rows.content.is_some())
+        .then(|| TextOp::Insert(res_key, rows.text.clone(), rows.content.clone()))
 }

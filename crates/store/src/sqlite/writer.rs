@@ -1,6 +1,7 @@
 //! The writer thread: group commit of many jobs per transaction.
 
 use super::checkpoint::{Checkpointer, WAL_LIMIT};
+use super::index_rows::TextOp;
 use super::params::ParamIds;
 use super::{SharedAliases, current_aliases, index_rows, queries};
 use crate::{
@@ -20,6 +21,8 @@ struct SqliteWriteTx<'c> {
     aliases: &'c SharedAliases,
     params: &'c mut ParamIds,
     now: Timestamp,
+    /// Full-text changes of this job, applied after the batch's jobs.
+    text: Vec<TextOp>,
 }
 
 impl WriteTx for SqliteWriteTx<'_> {
@@ -92,9 +95,11 @@ impl WriteTx for SqliteWriteTx<'_> {
         }
         if existing.is_some() {
             index_rows::delete(conn, res_key)?;
+            self.text.push(TextOp::Delete(res_key));
         }
         if let (Some(rows), Some(_)) = (new.index, new.body) {
             index_rows::insert(conn, self.params, res_key, new.resource_type, rows)?;
+            self.text.extend(index_rows::text_of(res_key, rows));
         }
         Ok(())
     }
@@ -117,6 +122,8 @@ impl WriteTx for SqliteWriteTx<'_> {
             {
                 index_rows::delete(self.conn, res_key)?;
                 index_rows::insert(self.conn, self.params, res_key, resource_type, rows)?;
+                self.text.push(TextOp::Delete(res_key));
+                self.text.extend(index_rows::text_of(res_key, rows));
                 Ok(true)
             }
             _ => Ok(false),
@@ -207,47 +214,85 @@ fn run_batch(
     now: Timestamp,
 ) -> Result<(), Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    // A job alone in its batch needs no savepoint: if it fails, the whole transaction is its.
+    let alone = batch.len() == 1;
+    let mut text = Vec::new();
     for job in batch.iter_mut() {
-        if let Err(error) = run_job(conn, aliases, params, job.as_mut(), now) {
-            let _ = conn.execute_batch("ROLLBACK");
-            params.forget();
-            return Err(error);
+        match run_job(conn, aliases, params, job.as_mut(), now, alone) {
+            Ok(JobEnd::Kept(ops)) => text.extend(ops),
+            Ok(JobEnd::Discarded) => {}
+            Ok(JobEnd::RolledBackAll) => return Ok(()),
+            Err(error) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                params.forget();
+                return Err(error);
+            }
         }
     }
-    if let Err(error) = conn
-        .prepare_cached("COMMIT")
-        .and_then(|mut commit| commit.execute([]))
-    {
+    let finished = text
+        .iter()
+        .try_for_each(|op| op.apply(conn))
+        .and_then(|()| {
+            conn.prepare_cached("COMMIT")
+                .and_then(|mut commit| commit.execute([]))
+                .map(drop)
+                .map_err(Error::from)
+        });
+    if let Err(error) = finished {
         let _ = conn.execute_batch("ROLLBACK");
         params.forget();
-        return Err(error.into());
+        return Err(error);
     }
     Ok(())
 }
 
-/// Runs one job in its own savepoint; a failed or panicking job only rolls back itself.
+/// How a job ended.
+enum JobEnd {
+    /// Its changes stay; these full-text changes are still to be made.
+    Kept(Vec<TextOp>),
+    /// It failed; its savepoint was rolled back.
+    Discarded,
+    /// It failed alone in its batch; the whole transaction was rolled back.
+    RolledBackAll,
+}
+
+/// Runs one job in its own savepoint (unless `alone`); a failed or panicking job only rolls
+/// back itself.
 fn run_job(
     conn: &Connection,
     aliases: &SharedAliases,
     params: &mut ParamIds,
     job: &mut dyn WriteJob,
     now: Timestamp,
-) -> Result<(), Error> {
-    conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    alone: bool,
+) -> Result<JobEnd, Error> {
+    if !alone {
+        conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+    }
     let mut tx = SqliteWriteTx {
         conn,
         aliases,
         params,
         now,
+        text: Vec::new(),
     };
     let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or_else(|_| {
         tracing::error!("write job panicked; its changes were rolled back");
         false
     });
-    if !kept {
-        conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
-        params.forget();
+    let text = std::mem::take(&mut tx.text);
+    if kept {
+        if !alone {
+            conn.prepare_cached("RELEASE job")?.execute([])?;
+        }
+        return Ok(JobEnd::Kept(text));
     }
+    params.forget();
+    if alone {
+        conn.prepare_cached("ROLLBACK")?.execute([])?;
+        return Ok(JobEnd::RolledBackAll);
+    }
+    conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
     conn.prepare_cached("RELEASE job")?.execute([])?;
-    Ok(())
+    Ok(JobEnd::Discarded)
 }
