@@ -137,7 +137,7 @@ pub struct AuditArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
-    /// Check the ledger's hash chain and signed checkpoints; exits 1 naming the first
+    /// Check the ledger's hash chain and signed checkpoints; exits 2 naming the first
     /// tampered, deleted, inserted or reordered record.
     Verify {
         #[command(flatten)]
