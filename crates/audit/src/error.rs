@@ -69,10 +69,35 @@ pub enum Error {
     /// The AuditEvent JSON could not be serialized.
     #[error("cannot serialize the AuditEvent: {0}")]
     Encode(#[from] serde_json::Error),
-    /// The writer thread is gone (the log was closed or the thread could not start).
+    /// The journal thread is gone (the log was closed or the thread could not start), or the
+    /// ledger thread finished before it took the records waited for.
     #[error("the audit writer has stopped")]
     WriterStopped,
-    /// The batch holding the record could not be committed; nothing in it was kept.
+    /// The batch holding the record could not be made durable (the journal could not be
+    /// written or synced, or the ledger is too far behind while failing), or, from
+    /// [`crate::AuditLog::flush`] and the reads, the ledger failed to take acknowledged records
+    /// (they stay in the journal and are retried).
     #[error("audit commit failed: {0}")]
     CommitFailed(String),
+    /// A journal segment or the audit directory's listing could not be created, read or synced.
+    #[error("cannot use audit journal {path}: {source}")]
+    Journal {
+        /// The segment file or the directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A journal entry passed its check but does not hold a record this build can read: it was
+    /// written by another version, or the file was forged. The ledger is not opened, so that no
+    /// acknowledged record is dropped silently.
+    #[error(
+        "audit journal {path} holds record #{seq}, which this build cannot decode: open it with \
+         the build that wrote it, or move the journal segments aside to drop their records"
+    )]
+    JournalRecord {
+        /// The segment file.
+        path: PathBuf,
+        /// The entry's sequence number.
+        seq: u64,
+    },
 }

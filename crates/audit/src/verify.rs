@@ -3,7 +3,7 @@
 use crate::chain::{GENESIS, is_checkpoint_signed, record_hash, to_hex};
 use crate::event::claimed_seq;
 use crate::log::LEDGER_FILE;
-use crate::{Error, schema};
+use crate::{Error, journal, schema};
 use ed25519_dalek::VerifyingKey;
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
@@ -174,6 +174,10 @@ pub struct VerifyReport {
     /// appended there with a correctly computed hash cannot be told from a genuine one. After a
     /// clean shutdown this is 0; after a crash, the records of the last seconds.
     pub unsigned_records: u64,
+    /// Acknowledged records that are in the journal but not (yet) in the ledger: after a crash,
+    /// or while an [`crate::AuditLog`] is open and its ledger thread has not taken them yet. The
+    /// next open appends them to the chain; until then nothing here verifies them.
+    pub journal_records: u64,
     /// Every public key that signed checkpoints, as hex. Someone who can write the ledger file
     /// can add a key of their own, so compare these with the key noted when the ledger was created
     /// ([`crate::AuditLog::public_key_hex`]).
@@ -206,7 +210,14 @@ impl std::fmt::Display for VerifyReport {
                 },
                 self.checkpoints,
                 self.unsigned_records
-            ),
+            )
+            .and_then(|()| match self.journal_records {
+                0 => Ok(()),
+                waiting => write!(
+                    f,
+                    ", {waiting} acknowledged records in the journal, appended at the next open"
+                ),
+            }),
         }
     }
 }
@@ -218,7 +229,9 @@ impl std::fmt::Display for VerifyReport {
 /// that each `prev` equals the previous record's hash, and that each hash recomputes from the
 /// record's bytes; checks each checkpoint's signature against the stored public keys and its hash
 /// against the chain's at its record; and checks that no checkpoint lies beyond the last record.
-/// Stops at the first problem. Does not need the private key.
+/// Stops at the first problem. Does not need the private key. Also counts the acknowledged
+/// records still only in the journal ([`VerifyReport::journal_records`]), without verifying
+/// them.
 ///
 /// # Errors
 /// [`Error::NoLedger`] when `dir` has no ledger, otherwise only database failures: tampering is
@@ -260,6 +273,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, Error> {
         last_hash_hex: last_hash.as_deref().map(to_hex).unwrap_or_default(),
         last_checkpoint_seq,
         unsigned_records: last_seq.saturating_sub(last_checkpoint_seq.unwrap_or(0)),
+        journal_records: journal::count_after(dir, last_seq),
         public_keys_hex,
         problem,
     })

@@ -1,58 +1,45 @@
-//! The writer thread: the only connection that appends, with group commit and checkpoints.
+//! The ledger thread: the only connection that appends, fed from the journal in large
+//! transactions, with the chain and the checkpoints.
 
 use crate::chain::{GENESIS, Hash, record_hash, sign_checkpoint};
-use crate::event::assemble;
+use crate::event::{assemble, encode_tail};
+use crate::handoff::{Durable, Handoff, Retired};
 use crate::{AuditOptions, Error};
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
-/// A record waiting for the writer: its search columns, its serialized AuditEvent without the
-/// id (see [`crate::event`]), and where to send its sequence number.
-pub(crate) struct Pending {
-    pub(crate) columns: Columns,
-    pub(crate) tail: Vec<u8>,
-    pub(crate) reply: oneshot::Sender<Result<u64, Error>>,
-}
+/// The first wait before retrying a failed commit, and the shortest gap between attempts even
+/// when a reader asks for one.
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
 
-/// The ledger's filter columns of one record.
-pub(crate) struct Columns {
-    pub(crate) recorded: i64,
-    pub(crate) category: &'static str,
-    pub(crate) type_code: &'static str,
-    pub(crate) interaction: String,
-    pub(crate) action: &'static str,
-    pub(crate) outcome: i64,
-    pub(crate) agent: String,
-    pub(crate) patient: Option<String>,
-}
+/// The longest wait before retrying a failed commit.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// The writer's state: the chain tip and the checkpoint schedule.
+/// The ledger writer's state: the chain tip, the checkpoint schedule and how far the ledger is
+/// known to be on disk.
 pub(crate) struct Writer {
     conn: Connection,
     key: SigningKey,
     key_id: i64,
-    /// The sequence number of the newest committed record (0 when the ledger is empty); the
-    /// next record gets the one after it.
+    /// The sequence number of the newest committed record (0 when the ledger is empty).
     last_seq: u64,
     /// The newest row's hash, which the next record's `prev` must equal.
     last_hash: Hash,
     /// The newest record covered by a checkpoint.
     checkpointed_seq: u64,
-    /// When the writer last wrote (or tried to write) a checkpoint.
+    /// The newest record known to be synced to disk (commits are `synchronous=NORMAL` unless a
+    /// journal segment waits to be deleted).
+    durable_seq: u64,
+    /// Whether the connection is set to `synchronous=FULL` at the moment.
+    is_synchronous_full: bool,
+    /// When the writer last wrote a checkpoint.
     last_checkpoint_at: Instant,
     checkpoint_every: u64,
     checkpoint_interval: Duration,
+    commit_interval: Duration,
     max_batch: usize,
-}
-
-/// What woke the writer up.
-enum Wake {
-    Record(Pending),
-    CheckpointDue,
-    Closed,
 }
 
 impl Writer {
@@ -124,153 +111,336 @@ impl Writer {
             conn,
             key,
             key_id,
-            last_seq: last_seq.max(checkpointed_seq),
+            last_seq,
             last_hash,
             checkpointed_seq,
+            durable_seq: 0,
+            is_synchronous_full: false,
             last_checkpoint_at: Instant::now(),
             checkpoint_every: options.checkpoint_every.max(1),
             checkpoint_interval: options.checkpoint_interval,
+            commit_interval: options.ledger_commit_interval,
             max_batch: options.max_batch.max(1),
         })
     }
 
-    /// Runs until every sender is dropped: takes all queued records (up to the cap), appends them
-    /// in one transaction, commits once, then answers each caller. Writes a final checkpoint on
-    /// the way out.
-    pub(crate) fn run(mut self, queue: Receiver<Pending>) {
-        loop {
-            let (batch, checkpoint_due) = match self.wait(&queue) {
-                Wake::Closed => break,
-                Wake::CheckpointDue => (Vec::new(), true),
-                Wake::Record(first) => {
-                    let mut batch = Vec::with_capacity(self.max_batch.min(64));
-                    batch.push(first);
-                    while batch.len() < self.max_batch {
-                        match queue.try_recv() {
-                            Ok(pending) => batch.push(pending),
-                            Err(_) => break,
-                        }
-                    }
-                    (batch, false)
-                }
-            };
-            self.commit(batch, checkpoint_due);
+    /// The newest record in the ledger.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The sequence number the next new record gets: after the newest record and after the
+    /// newest checkpoint (see [`Writer::new`]).
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.last_seq.max(self.checkpointed_seq) + 1
+    }
+
+    /// Appends records recovered from the journal (sequence numbers above the tip, in order),
+    /// each transaction synced.
+    pub(crate) fn replay(&mut self, records: &[Durable]) -> Result<(), Error> {
+        for chunk in records.chunks(self.max_batch) {
+            self.append(chunk, false, true)?;
         }
-        if self.last_seq > self.checkpointed_seq {
-            self.commit(Vec::new(), true);
+        Ok(())
+    }
+
+    /// Makes sure everything committed so far is on disk: checkpoints the WAL into the database
+    /// file, which SQLite syncs (WAL first, then the database). Returns whether it could copy
+    /// every frame; a reader holding an old snapshot can prevent that.
+    pub(crate) fn make_durable(&mut self) -> Result<bool, Error> {
+        let (busy, log, checkpointed): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+        let is_durable = busy == 0 && log == checkpointed;
+        if is_durable {
+            self.durable_seq = self.last_seq;
+        }
+        Ok(is_durable)
+    }
+
+    /// Runs until the journal thread closes the inbox: commits what arrived at most every
+    /// [`AuditOptions::ledger_commit_interval`] (sooner for a reader, or once
+    /// [`AuditOptions::max_batch`] records wait), signs checkpoints, deletes journal segments
+    /// once their records are durable here, and on the way out commits everything, signs a final
+    /// checkpoint and deletes the journal.
+    pub(crate) fn run(mut self, handoff: Arc<Handoff>, mut retired: Vec<Retired>) {
+        let _stop = StopOnExit(Arc::clone(&handoff));
+        let mut pending: Vec<Durable> = Vec::new();
+        let mut failing: Option<(Instant, Duration)> = None;
+        loop {
+            let (closing, flushing) =
+                self.wait_for_work(&handoff, &mut pending, &mut retired, failing);
+            if closing {
+                self.finish(&handoff, pending, retired);
+                return;
+            }
+            loop {
+                let count = pending.len().min(self.max_batch);
+                // A segment waits for its records to be durable here: this commit syncs.
+                let full = count > 0
+                    && retired
+                        .iter()
+                        .any(|segment| segment.last_seq > self.durable_seq);
+                match self.append(&pending[..count], false, full) {
+                    Ok(_) => {
+                        pending.drain(..count);
+                        // Before publishing, so that whoever waits sees the journal trimmed.
+                        self.delete_retired(&mut retired);
+                        if failing.take().is_some() {
+                            tracing::info!(
+                                last_seq = self.last_seq,
+                                "the audit ledger commits again"
+                            );
+                        }
+                        handoff.publish(self.last_seq, None);
+                    }
+                    Err(error) => {
+                        let backoff = match failing {
+                            None => {
+                                tracing::error!(
+                                    %error,
+                                    records = count,
+                                    "audit ledger commit failed; the records stay in the journal \
+                                     and are retried"
+                                );
+                                MIN_BACKOFF
+                            }
+                            Some((_, backoff)) => {
+                                tracing::debug!(%error, "audit ledger commit failed again");
+                                (backoff * 2).min(MAX_BACKOFF)
+                            }
+                        };
+                        failing = Some((Instant::now(), backoff));
+                        handoff.publish(self.last_seq, Some(error.to_string()));
+                        break;
+                    }
+                }
+                // Everything a reader waits for, in transactions of at most `max_batch`.
+                if !(flushing || pending.len() >= self.max_batch) || pending.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Waits until there is something to commit (or a checkpoint is due, or the inbox closes),
+    /// then moves the inbox's records and retired segments over. Returns `(closing, flushing)`.
+    fn wait_for_work(
+        &self,
+        handoff: &Handoff,
+        pending: &mut Vec<Durable>,
+        retired: &mut Vec<Retired>,
+        failing: Option<(Instant, Duration)>,
+    ) -> (bool, bool) {
+        let mut inbox = handoff.inbox();
+        let mut work_since: Option<Instant> = None;
+        let flushing = loop {
+            if inbox.closing {
+                break false;
+            }
+            let waiting = pending.len() + inbox.records.len();
+            let now = Instant::now();
+            let deadline = if let Some((failed_at, backoff)) = failing {
+                // Retry after the backoff, or sooner (but not in a tight loop) for a reader.
+                let gap = if inbox.flush_wanted {
+                    MIN_BACKOFF
+                } else {
+                    backoff
+                };
+                Some(failed_at + gap)
+            } else if (inbox.flush_wanted && waiting > 0) || waiting >= self.max_batch {
+                Some(now)
+            } else if waiting > 0 {
+                Some(*work_since.get_or_insert(now) + self.commit_interval)
+            } else if self.last_seq > self.checkpointed_seq {
+                Some(self.last_checkpoint_at + self.checkpoint_interval)
+            } else {
+                None
+            };
+            match deadline {
+                Some(deadline) if deadline <= now => break inbox.flush_wanted,
+                Some(deadline) => {
+                    inbox = handoff.wait_inbox(inbox, Some(deadline - now));
+                }
+                None => inbox = handoff.wait_inbox(inbox, None),
+            }
+        };
+        inbox.flush_wanted = false;
+        pending.append(&mut inbox.records);
+        retired.append(&mut inbox.retired);
+        (inbox.closing, flushing)
+    }
+
+    /// The clean shutdown: commits everything (synced), signs a final checkpoint, makes sure the
+    /// ledger is on disk, and deletes the journal. If a commit fails, the journal stays and is
+    /// replayed at the next open.
+    fn finish(&mut self, handoff: &Handoff, pending: Vec<Durable>, mut retired: Vec<Retired>) {
+        let mut result = Ok(());
+        for chunk in pending.chunks(self.max_batch) {
+            result = self.append(chunk, false, true).map(drop);
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = self.append(&[], true, true).map(drop);
+        }
+        if result.is_ok() && self.durable_seq < self.last_seq {
+            result = self.make_durable().map(drop);
+        }
+        handoff.publish(
+            self.last_seq,
+            result.as_ref().err().map(ToString::to_string),
+        );
+        match result {
+            Ok(()) => {
+                self.delete_retired(&mut retired);
+                if !retired.is_empty() {
+                    tracing::warn!(
+                        segments = retired.len(),
+                        "audit journal segments were kept: the ledger could not be confirmed on \
+                         disk; they are replayed at the next open"
+                    );
+                }
+            }
+            Err(error) => tracing::error!(
+                %error,
+                last_seq = self.last_seq,
+                "the audit ledger could not take the last records; they stay in the journal and \
+                 are replayed at the next open"
+            ),
         }
         tracing::debug!(last_seq = self.last_seq, "audit writer stopped");
     }
 
-    /// Waits for the next record, or until a time-based checkpoint is due.
-    fn wait(&self, queue: &Receiver<Pending>) -> Wake {
-        if self.last_seq > self.checkpointed_seq {
-            let due = self.last_checkpoint_at + self.checkpoint_interval;
-            match queue.recv_timeout(due.saturating_duration_since(Instant::now())) {
-                Ok(pending) => Wake::Record(pending),
-                Err(RecvTimeoutError::Timeout) => Wake::CheckpointDue,
-                Err(RecvTimeoutError::Disconnected) => Wake::Closed,
+    /// Deletes the segments whose records are all durable in the ledger.
+    pub(crate) fn delete_retired(&self, retired: &mut Vec<Retired>) {
+        retired.retain(|segment| {
+            if segment.last_seq > self.durable_seq {
+                return true;
             }
-        } else {
-            queue.recv().map_or(Wake::Closed, Wake::Record)
-        }
+            match std::fs::remove_file(&segment.path) {
+                Ok(()) => false,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+                Err(error) => {
+                    tracing::warn!(
+                        %error,
+                        path = %segment.path.display(),
+                        "an audit journal segment could not be deleted; it is retried"
+                    );
+                    true
+                }
+            }
+        });
     }
 
-    /// Appends `batch` (possibly empty) and, when one is due (or `checkpoint_due`), a checkpoint,
-    /// in one transaction; then answers every caller.
-    fn commit(&mut self, batch: Vec<Pending>, checkpoint_due: bool) {
-        let count = u64::try_from(batch.len()).unwrap_or(u64::MAX);
-        let unsigned = self
-            .last_seq
-            .saturating_add(count)
-            .saturating_sub(self.checkpointed_seq);
-        let checkpoint = unsigned > 0
-            && (checkpoint_due
-                || unsigned >= self.checkpoint_every
-                || self.last_checkpoint_at.elapsed() >= self.checkpoint_interval);
-        if checkpoint {
-            // Also after a failure, so that a full disk is retried once per interval, not in a
-            // tight loop.
-            self.last_checkpoint_at = Instant::now();
+    /// One transaction: the records chained onto the tip, a checkpoint at every record where
+    /// [`AuditOptions::checkpoint_every`] are unsigned, and one at the end when the interval has
+    /// passed (or `force_checkpoint`). `full` syncs the commit. Returns whether anything was
+    /// written; the transaction rolls back on any error and the writer's state stays.
+    fn append(
+        &mut self,
+        records: &[Durable],
+        force_checkpoint: bool,
+        full: bool,
+    ) -> Result<bool, Error> {
+        let is_interval_due = self.last_checkpoint_at.elapsed() >= self.checkpoint_interval;
+        let end_seq = records.last().map_or(self.last_seq, |durable| durable.seq);
+        if records.is_empty()
+            && !((force_checkpoint || is_interval_due) && end_seq > self.checkpointed_seq)
+        {
+            return Ok(false);
         }
-        match self.append(&batch, checkpoint) {
-            Ok((last_seq, last_hash)) => {
-                let first_seq = self.last_seq + 1;
-                self.last_seq = last_seq;
-                self.last_hash = last_hash;
-                if checkpoint {
-                    self.checkpointed_seq = last_seq;
-                }
-                for (seq, pending) in (first_seq..).zip(batch) {
-                    // The caller may have gone away; the record is durable anyway.
-                    let _ = pending.reply.send(Ok(seq));
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, records = batch.len(), "audit batch failed; rolled back");
-                let message = error.to_string();
-                for pending in batch {
-                    let _ = pending
-                        .reply
-                        .send(Err(Error::CommitFailed(message.clone())));
-                }
-            }
+        if full != self.is_synchronous_full {
+            self.conn
+                .pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
+            self.is_synchronous_full = full;
         }
-    }
-
-    /// One transaction: the records chained onto the tip, then the checkpoint if asked for.
-    /// Returns the new tip; the transaction rolls back on any error.
-    fn append(&mut self, batch: &[Pending], checkpoint: bool) -> Result<(u64, Hash), Error> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut seq = self.last_seq;
         let mut hash = self.last_hash;
+        let mut checkpointed = self.checkpointed_seq;
+        let mut is_signed = false;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO ledger (seq, recorded, category, type_code, interaction, action, \
                  outcome, agent, patient, event, prev, hash) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
-            for pending in batch {
-                seq += 1;
-                let event = assemble(seq, &pending.tail);
+            let mut sign = tx.prepare_cached(
+                "INSERT INTO checkpoints (seq, hash, signed_at, key_id, signature) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut checkpoint = |seq: u64, hash: &Hash| -> Result<(), Error> {
+                let signed_at = unix_ms_now();
+                let signature = sign_checkpoint(&self.key, seq, hash, signed_at);
+                sign.execute((
+                    to_sql_seq(seq)?,
+                    &hash[..],
+                    signed_at,
+                    self.key_id,
+                    &signature[..],
+                ))?;
+                Ok(())
+            };
+            for durable in records {
+                seq = durable.seq;
+                let record = &durable.record;
+                let event = assemble(seq, &encode_tail(record)?);
                 let prev = hash;
                 hash = record_hash(&prev, seq, &event);
-                let columns = &pending.columns;
                 insert.execute(rusqlite::params![
                     to_sql_seq(seq)?,
-                    columns.recorded,
-                    columns.category,
-                    columns.type_code,
-                    columns.interaction,
-                    columns.action,
-                    columns.outcome,
-                    columns.agent,
-                    columns.patient,
+                    record.recorded,
+                    record.category.code(),
+                    record.category.event_type().1,
+                    record.interaction,
+                    record.action.code(),
+                    record.outcome.number(),
+                    record.agent,
+                    record.patient_id(),
                     event,
                     &prev[..],
                     &hash[..],
                 ])?;
+                if seq.saturating_sub(checkpointed) >= self.checkpoint_every {
+                    checkpoint(seq, &hash)?;
+                    checkpointed = seq;
+                    is_signed = true;
+                }
+            }
+            if (force_checkpoint || is_interval_due) && seq > checkpointed {
+                checkpoint(seq, &hash)?;
+                checkpointed = seq;
+                is_signed = true;
             }
         }
-        if checkpoint && seq > 0 {
-            let signed_at = unix_ms_now();
-            let signature = sign_checkpoint(&self.key, seq, &hash, signed_at);
-            tx.prepare_cached(
-                "INSERT INTO checkpoints (seq, hash, signed_at, key_id, signature) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute((
-                to_sql_seq(seq)?,
-                &hash[..],
-                signed_at,
-                self.key_id,
-                &signature[..],
-            ))?;
-        }
         tx.commit()?;
-        Ok((seq, hash))
+        self.last_seq = seq;
+        self.last_hash = hash;
+        self.checkpointed_seq = checkpointed;
+        if is_signed || is_interval_due {
+            // Also when the interval passed with nothing new to sign, so that the schedule moves
+            // on.
+            self.last_checkpoint_at = Instant::now();
+        }
+        if full {
+            self.durable_seq = seq;
+        }
+        Ok(true)
+    }
+}
+
+/// Tells waiting readers that the ledger thread is gone, however it ends.
+struct StopOnExit(Arc<Handoff>);
+
+impl Drop for StopOnExit {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 

@@ -247,29 +247,42 @@ fn a_failed_commit_is_reported_and_the_chain_continues_without_a_gap() {
     let log = AuditLog::open(dir.path()).expect("open");
     log.append_blocking(read_record("alice", "p1", 1))
         .expect("appended");
-    // Stands in for a full disk: the writer's insert fails inside its transaction.
-    Connection::open(dir.path().join("ledger.sqlite"))
-        .expect("open ledger file")
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON ledger WHEN NEW.agent = 'doomed' \
-             BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;",
-        )
-        .expect("create trigger");
-    let refused = log.append_blocking(read_record("doomed", "p1", 2));
-    match refused {
-        Err(Error::CommitFailed(message)) => {
-            assert!(message.contains("simulated write failure"), "{message}");
+    // Stands in for a full disk under the ledger: the insert fails inside its transaction.
+    let conn = Connection::open(dir.path().join("ledger.sqlite")).expect("open ledger file");
+    conn.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON ledger WHEN NEW.agent = 'doomed' \
+         BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END;",
+    )
+    .expect("create trigger");
+    // The journal holds the record durably, so it is acknowledged (before this change the
+    // ticket itself failed: it waited for the ledger's commit)…
+    let seq = log
+        .append_blocking(read_record("doomed", "p1", 2))
+        .expect("durable in the journal");
+    assert_eq!(seq, 2);
+    // …and the ledger's failure is reported to whoever waits for the ledger.
+    for outcome in [log.flush(), log.count().map(drop)] {
+        match outcome {
+            Err(Error::CommitFailed(message)) => {
+                assert!(message.contains("simulated write failure"), "{message}");
+            }
+            other => panic!("expected a commit failure, got {other:?}"),
         }
-        other => panic!("expected a commit failure, got {other:?}"),
     }
+    // Once the cause is gone the retry takes the record: nothing acknowledged is lost, no
+    // number is skipped.
+    conn.execute_batch("DROP TRIGGER refuse;")
+        .expect("drop trigger");
+    log.flush().expect("retried");
     let seq = log
         .append_blocking(read_record("bob", "p1", 3))
         .expect("appended");
-    assert_eq!(seq, 2);
+    assert_eq!(seq, 3);
+    assert_eq!(log.count().expect("count"), 3);
     drop(log);
     let report = verify(dir.path()).expect("verify");
     assert_eq!(report.problem, None, "{report}");
-    assert_eq!(report.records, 2);
+    assert_eq!(report.records, 3);
 }
 
 #[test]
