@@ -1,74 +1,23 @@
-//! Code → ordinal lookup for one code system: [`CodeIndex`], and the fast hasher it and the
+//! Code → ordinal lookup for one code system: [`CodeIndex`], and the hasher it and the
 //! crate's other tables use.
 //!
 //! The tables are built from loaded definitions and only probed by input afterwards, so hash
 //! flooding is not a concern, and the multiply-rotate hash ("FxHash", the one rustc uses) is
 //! several times faster than SipHash on short codes.
 
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use crate::strings::StrArena;
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-/// FxHash over 8-byte words.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FastHasher {
-    hash: u64,
-}
-
-impl FastHasher {
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0_u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0_u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    fn write_u32(&mut self, value: u32) {
-        self.add(u64::from(value));
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.add(value);
-    }
-
-    fn write_usize(&mut self, value: usize) {
-        self.add(value as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// `HashMap` hasher for the crate's lookup tables.
-pub(crate) type FastBuildHasher = BuildHasherDefault<FastHasher>;
+/// `HashMap` hasher for the crate's lookup tables (rustc's multiply-rotate hash).
+pub(crate) type FastBuildHasher = rustc_hash::FxBuildHasher;
 
 /// The 64-bit hash of a code: FxHash of its bytes and length, then a final mix so both the low
 /// bits (bucket) and the high bits (control byte) of the hash table get entropy.
 pub(crate) fn hash_code(code: &str) -> u64 {
-    let mut hasher = FastHasher::default();
+    let mut hasher = rustc_hash::FxHasher::default();
     hasher.write(code.as_bytes());
-    hasher.add(code.len() as u64);
+    hasher.write_u64(code.len() as u64);
     let mut hash = hasher.finish();
     // MurmurHash3's fmix64.
     hash ^= hash >> 33;
