@@ -9,10 +9,9 @@
 mod common;
 
 use common::medulla;
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -143,39 +142,16 @@ fn cors_origins_that_are_not_origins_are_refused() {
 fn serve_over_https_with_hsts_and_cors() {
     let dir = tempfile::tempdir().unwrap();
     let (certificate, key, certificate_pem) = write_certificate(dir.path());
-    let mut child = medulla()
+    let mut command = medulla();
+    command
         .args(["--log-json", "serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(dir.path().join("data"))
         .arg("--tls-cert")
         .arg(&certificate)
         .arg("--tls-key")
         .arg(&key)
-        .args(["--cors-origin", "https://app.example.org"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines, log) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { return };
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let listening = loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let line = log
-            .recv_timeout(remaining)
-            .expect("medulla logs its listening line");
-        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if parsed["fields"]["local"].is_string() {
-            break parsed;
-        }
-    };
+        .args(["--cors-origin", "https://app.example.org"]);
+    let (mut child, _log, listening) = common::spawn_listening(command);
     let local = listening["fields"]["local"].as_str().unwrap();
     assert_eq!(listening["fields"]["tls"], true);
     // The default public URL follows the scheme.

@@ -26,38 +26,52 @@ pub struct Served {
     pub log: mpsc::Receiver<String>,
 }
 
+/// Spawns `command` (a `medulla --log-json serve …`) with stderr piped and waits for its
+/// "medulla listening" line, `{"fields": {"local": "127.0.0.1:PORT", …}}`; returns the child,
+/// the stderr lines after it, and that line parsed.
+pub fn spawn_listening(mut command: Command) -> (Child, mpsc::Receiver<String>, serde_json::Value) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("medulla starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, log) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listening = loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let line = log
+            .recv_timeout(remaining)
+            .expect("medulla logs its listening address");
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if parsed["fields"]["local"].is_string() {
+            break parsed;
+        }
+    };
+    (child, log, listening)
+}
+
 impl Served {
     /// Starts `medulla serve` on a free loopback port and waits until `/fhir/metadata` answers.
     pub fn start(data: &Path) -> Served {
-        let mut child = medulla()
+        let mut command = medulla();
+        command
             .args(["--log-json", "serve", "--addr", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("medulla starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (lines, log) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                if lines.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        // The port is in the "medulla listening" line: {"fields": {"local": "127.0.0.1:PORT"}}.
+            .arg(data);
+        let (child, log, listening) = spawn_listening(command);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let local = loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let line = log
-                .recv_timeout(remaining)
-                .expect("medulla logs its listening address");
-            let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if let Some(local) = parsed["fields"]["local"].as_str() {
-                break local.to_owned();
-            }
-        };
+        let local = listening["fields"]["local"]
+            .as_str()
+            .expect("the listening line has the address")
+            .to_owned();
         let base = format!("http://{local}/fhir");
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
