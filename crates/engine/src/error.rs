@@ -53,6 +53,10 @@ pub enum Error {
     /// whether a resource the caller may not see exists: that is [`Error::NotFound`].
     #[error("{0}")]
     Forbidden(String),
+    /// A terminology operation failed: unknown code systems and value sets answer 404,
+    /// definitions that cannot be evaluated 400, the terminology file's failures 500.
+    #[error("{0}")]
+    Terminology(#[from] medulla_terminology::Error),
     /// The storage backend failed.
     #[error("storage failure: {0}")]
     Store(#[from] medulla_store::Error),

@@ -304,6 +304,46 @@ impl Guarded {
         })
     }
 
+    /// A terminology operation (`$lookup`, `$validate-code`, `$subsumes` on CodeSystem;
+    /// `$expand`, `$validate-code` on ValueSet) on the type, or on the resource `id` (whose
+    /// `url` names the code system or value set). Needs read access to the type.
+    ///
+    /// # Errors
+    /// 403 without read access; 404 for an unknown operation, resource, code system or value
+    /// set; 400 for missing or malformed parameters.
+    pub fn terminology_operation(
+        &self,
+        resource_type: &str,
+        id: Option<&str>,
+        operation: &str,
+        input: &crate::OperationInput,
+    ) -> Result<Value, Error> {
+        if !crate::is_terminology_operation(resource_type, operation) {
+            return Err(Error::NotFound(format!(
+                "operation ${operation} on {resource_type}"
+            )));
+        }
+        self.require(resource_type, Permission::Read)?;
+        let instance = match id {
+            Some(id) => {
+                let stored = self.read(resource_type, id)?;
+                let body = stored.body.as_deref().unwrap_or_default();
+                Some(serde_json::from_slice::<Value>(body).map_err(|error| {
+                    Error::invalid(None, format!("{resource_type}/{id} is not JSON: {error}"))
+                })?)
+            }
+            None => None,
+        };
+        let terminology = self.engine.terminology()?;
+        crate::terminology_ops::run(
+            &terminology,
+            resource_type,
+            operation,
+            input,
+            instance.as_ref(),
+        )
+    }
+
     /// Read (`GET /Type/id`): 403 without a read scope for the type, 404 outside the limits.
     ///
     /// # Errors

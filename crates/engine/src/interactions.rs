@@ -213,6 +213,7 @@ pub(crate) fn find(
         handling: Handling::Strict,
         cursor_key: b"",
         custom: &no_custom,
+        code_sets: None,
     };
     let mut parsed = medulla_search::parse_search(&[resource_type.to_owned()], &params, &options)?;
     if parsed.query.clauses.is_empty() {

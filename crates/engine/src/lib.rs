@@ -42,6 +42,8 @@ mod render;
 pub mod resource;
 mod searching;
 mod shape;
+mod terminology;
+mod terminology_ops;
 
 pub use bundle::{BundleKind, BundleResponse, EntryResponse, TransactionHooks};
 pub use error::{Error, Problem};
@@ -55,6 +57,7 @@ pub use outcome::{operation_outcome, status_line};
 pub use reindex::{ReindexState, ReindexStatus};
 pub use render::{EntryParts, bundle as render_bundle};
 pub use shape::Shape;
+pub use terminology_ops::{OperationInput, is_terminology_operation};
 
 use medulla_store::{HistoryQuery, HistoryScope, Store, StoredResource};
 use serde_json::{Value, json};
@@ -101,6 +104,8 @@ pub struct Engine {
     jobs: reindex::Jobs,
     /// Deny rules of active Consent resources.
     consents: consent::Consents,
+    /// Code systems and value sets: loaded releases, built-in content and stored definitions.
+    terminology: Arc<terminology::TerminologyState>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -116,13 +121,40 @@ impl Engine {
     pub fn new(store: Arc<dyn Store>, options: EngineOptions) -> Engine {
         // The indexer writes no rows for derived parameters; the store must expand them.
         store.set_param_aliases(medulla_search::param_aliases().clone());
+        let terminology = Arc::new(terminology::TerminologyState::new(
+            Arc::new(medulla_terminology::Terminology::in_memory()),
+            Arc::clone(&store),
+        ));
         Engine {
             store,
             options: Arc::new(options),
             custom: Arc::default(),
             jobs: reindex::Jobs::default(),
             consents: consent::Consents::default(),
+            terminology,
         }
+    }
+
+    /// The engine with `terminology` (for instance one opened on the data directory, with
+    /// loaded releases) instead of the built-in content only.
+    pub fn with_terminology(
+        mut self,
+        terminology: Arc<medulla_terminology::Terminology>,
+    ) -> Engine {
+        self.terminology = Arc::new(terminology::TerminologyState::new(
+            terminology,
+            Arc::clone(&self.store),
+        ));
+        self
+    }
+
+    /// The terminology service, with the CodeSystem and ValueSet resources of the store
+    /// applied (checked at most once a second, and at once after a write).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn terminology(&self) -> Result<Arc<medulla_terminology::Terminology>, Error> {
+        self.terminology.current().cloned()
     }
 
     /// The store underneath.
@@ -140,7 +172,10 @@ impl Engine {
         F: FnOnce(&mut dyn medulla_store::WriteTx) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
     {
-        medulla_store::write(self.store.as_ref(), work).wait().await
+        let result = medulla_store::write(self.store.as_ref(), work).wait().await;
+        // Whatever was written may be a definition the terminology service must pick up.
+        self.terminology.invalidate();
+        result
     }
 
     /// Create (`POST /Type`), conditional when `if_none_exist` holds search criteria.

@@ -17,6 +17,9 @@ impl Error {
             Error::TransactionEntry { source, .. } => source.status(),
             Error::Store(medulla_store::Error::VersionConflict { .. }) => 409,
             Error::Store(_) => 500,
+            Error::Terminology(error) if error.is_not_found() => 404,
+            Error::Terminology(error) if error.is_internal() => 500,
+            Error::Terminology(_) => 400,
         }
     }
 
@@ -30,14 +33,23 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::PreconditionFailed(_) | Error::Conflict(_) => "conflict",
             Error::Store(medulla_store::Error::VersionConflict { .. }) => "conflict",
+            Error::Terminology(error) if error.is_not_found() => "not-found",
+            Error::Terminology(medulla_terminology::Error::ExpansionTooLarge { .. }) => {
+                "too-costly"
+            }
+            Error::Terminology(error) if !error.is_internal() => "invalid",
             _ => "exception",
         }
     }
 
     /// The error as an OperationOutcome. Storage failures are not detailed to clients.
     pub fn to_outcome(&self) -> Value {
-        if matches!(self.root(), Error::Store(error) if !matches!(error, medulla_store::Error::VersionConflict { .. }))
-        {
+        let internal = match self.root() {
+            Error::Store(error) => !matches!(error, medulla_store::Error::VersionConflict { .. }),
+            Error::Terminology(error) => error.is_internal(),
+            _ => false,
+        };
+        if internal {
             return operation_outcome(
                 "error",
                 "exception",

@@ -24,6 +24,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Export(args) => crate::bench_export::run(args),
         BenchWhat::Hl7(args) => crate::bench_hl7::run(args),
         BenchWhat::Auth(args) => crate::bench_auth::run(args),
+        BenchWhat::Terminology(args) => crate::terminology::bench(args),
     }
 }
 

@@ -41,6 +41,47 @@ pub enum Command {
     Client(ClientArgs),
     /// The audit ledger: verify its hash chain and signed checkpoints.
     Audit(AuditArgs),
+    /// Code system releases (SNOMED CT, LOINC, ICD-10-CM, RxNorm) in the terminology file.
+    Terminology(TerminologyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TerminologyArgs {
+    #[command(subcommand)]
+    pub command: TerminologyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TerminologyCommand {
+    /// Load a release folder into DATA/terminology/terminology.sqlite (replacing an earlier
+    /// load of the same version). A running server sees it after a restart.
+    Load {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The release format.
+        #[arg(value_enum)]
+        kind: ReleaseKind,
+        /// The release folder (SNOMED CT: the RF2 `Snapshot` folder or the release root).
+        dir: PathBuf,
+        /// SNOMED CT: the edition's module id, for the version URI.
+        #[arg(long)]
+        edition: Option<u64>,
+        /// SNOMED CT: the language reference set whose preferred terms become displays.
+        #[arg(long)]
+        language_refset: Option<u64>,
+    },
+    /// List the code systems in the terminology file as JSON.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// A code system release format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReleaseKind {
+    /// SNOMED CT RF2 Snapshot.
+    Snomed,
 }
 
 #[derive(Debug, Args)]
@@ -424,6 +465,31 @@ pub enum BenchWhat {
     /// Read throughput with authentication and audit on vs off (same run), and
     /// client-credentials grants/s with ES384 assertions.
     Auth(crate::bench_auth::AuthBenchArgs),
+    /// A generated SNOMED CT-like release: load time and memory, `$subsumes` and
+    /// `$validate-code` calls/s, `$expand` with a text filter (p50/p99).
+    Terminology(TerminologyBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TerminologyBenchArgs {
+    /// Concepts in the generated release.
+    #[arg(long, default_value_t = 400_000)]
+    pub concepts: usize,
+    /// Descriptions in the generated release.
+    #[arg(long, default_value_t = 1_200_000)]
+    pub descriptions: usize,
+    /// Relationships in the generated release.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub relationships: usize,
+    /// Calls per in-process operation measurement.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub calls: usize,
+    /// `$expand` calls measured.
+    #[arg(long, default_value_t = 200)]
+    pub expansions: usize,
+    /// Skip writing the release to a terminology file and reading it back.
+    #[arg(long)]
+    pub no_persist: bool,
 }
 
 #[derive(Debug, Args)]

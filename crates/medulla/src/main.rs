@@ -14,6 +14,7 @@ mod hl7;
 mod import;
 mod security;
 mod serve;
+mod terminology;
 
 use clap::Parser;
 
@@ -60,6 +61,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::User(args) => security::user(args),
         cli::Command::Client(args) => security::client(args),
         cli::Command::Audit(args) => security::audit(args),
+        cli::Command::Terminology(args) => terminology::run(args),
     }
 }
 

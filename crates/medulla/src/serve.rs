@@ -64,7 +64,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 cursor_key: cursor_key(&args.data.data)?,
                 ..Default::default()
             },
-        );
+        )
+        .with_terminology(Arc::new(
+            medulla_terminology::Terminology::open(&args.data.data.join("terminology"))
+                .context("opening the terminology file")?,
+        ));
         let (custom, unusable) = engine
             .reload_custom_params()
             .context("loading SearchParameter resources")?;

@@ -12,7 +12,7 @@
 //! ```
 //! use medulla_search::{parse_search, Handling, SearchOptions};
 //! let custom = medulla_search::CustomParams::default();
-//! let options = SearchOptions { base_url: "http://localhost/fhir", handling: Handling::Strict, cursor_key: b"k", custom: &custom };
+//! let options = SearchOptions { base_url: "http://localhost/fhir", handling: Handling::Strict, cursor_key: b"k", custom: &custom, code_sets: None };
 //! let params = vec![("name".to_owned(), "Müller".to_owned())];
 //! let request = parse_search(&["Patient".to_owned()], &params, &options).expect("valid search");
 //! assert_eq!(request.query.clauses.len(), 1);
@@ -27,8 +27,8 @@ pub mod time;
 pub mod ucum;
 
 pub use parse::{
-    DEFAULT_COUNT, Handling, IncludeDirective, MAX_COUNT, SearchOptions, SearchRequest,
-    parse_search, split_or,
+    CodeSets, DEFAULT_COUNT, Handling, IncludeDirective, MAX_COUNT, MAX_MODIFIER_CODES,
+    SearchOptions, SearchRequest, parse_search, split_or,
 };
 
 /// A search request could not be understood.

@@ -3,8 +3,8 @@
 use crate::{Error, cursor, text, time, ucum};
 use medulla_model::{SearchParamDef, SearchParamType, definitions};
 use medulla_store::{
-    Clause, CompositeMatch, Include, IndexKind, Predicate, Prefix, QuantityUnit, SearchQuery,
-    SortKey, SortKind, StringMatch, Timestamp, TokenSystem, UriMatch,
+    Clause, CodesOfSystem, CompositeMatch, Include, IndexKind, Predicate, Prefix, QuantityUnit,
+    SearchQuery, SortKey, SortKind, StringMatch, Timestamp, TokenSystem, UriMatch,
 };
 
 /// Default page size.
@@ -36,6 +36,37 @@ pub struct SearchOptions<'a> {
     pub cursor_key: &'a [u8],
     /// Search parameters defined by SearchParameter resources.
     pub custom: &'a crate::CustomParams,
+    /// The terminology behind `:in`, `:not-in`, `:below` and `:above` on token parameters;
+    /// without it those modifiers are refused.
+    pub code_sets: Option<&'a dyn CodeSets>,
+}
+
+/// Most codes one `:in`, `:not-in`, `:below` or `:above` may stand for: each is a bound
+/// parameter of the query.
+pub const MAX_MODIFIER_CODES: usize = 10_000;
+
+/// What the terminology modifiers of token search need: value sets and hierarchies, expanded
+/// to codes. Implemented over the terminology service by the engine; errors are messages for
+/// the client (an unknown value set, a code system that is not loaded).
+pub trait CodeSets: Send + Sync + std::fmt::Debug {
+    /// The codes of value set `url` (`url|version` allowed), at most `limit` of them.
+    ///
+    /// # Errors
+    /// A message when the value set is unknown, cannot be expanded or is larger than `limit`.
+    fn value_set(&self, url: &str, limit: usize) -> Result<Vec<CodesOfSystem>, String>;
+
+    /// `code` and what it subsumes (`below`) or what subsumes it (`above`) in `system`.
+    ///
+    /// # Errors
+    /// A message when the code system or the code is unknown, or the set is larger than
+    /// `limit`.
+    fn hierarchy(
+        &self,
+        system: &str,
+        code: &str,
+        below: bool,
+        limit: usize,
+    ) -> Result<Vec<CodesOfSystem>, String>;
 }
 
 /// An `_include` or `_revinclude`.
@@ -295,6 +326,46 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// `:in`/`:not-in` (a value set's codes) and `:below`/`:above` (a code and its descendants
+    /// or ancestors) on a token parameter, as a set of codes.
+    fn terminology_predicate(
+        &self,
+        name: &str,
+        param: String,
+        modifier: &str,
+        value: &str,
+    ) -> Result<Predicate, Error> {
+        let code_sets = self.options.code_sets.ok_or_else(|| {
+            invalid(
+                name,
+                format!(":{modifier} needs a terminology service, and this search has none"),
+            )
+        })?;
+        let systems = match modifier {
+            "in" | "not-in" => code_sets
+                .value_set(&unescape(value), MAX_MODIFIER_CODES)
+                .map_err(|message| invalid(name, message))?,
+            _ => {
+                let (system, code) = split_bar(value);
+                let system = system.filter(|system| !system.is_empty()).ok_or_else(|| {
+                    invalid(
+                        name,
+                        format!(":{modifier} takes system|code: the code system is needed to know the hierarchy"),
+                    )
+                })?;
+                code_sets
+                    .hierarchy(&system, &code, modifier == "below", MAX_MODIFIER_CODES)
+                    .map_err(|message| invalid(name, message))?
+            }
+        };
+        let predicate = Predicate::TokenIn { param, systems };
+        Ok(if modifier == "not-in" {
+            Predicate::Not(Box::new(predicate))
+        } else {
+            predicate
+        })
+    }
+
     /// The predicate for one value of a (non-chained) parameter.
     fn predicate(
         &self,
@@ -376,12 +447,9 @@ impl Context<'_> {
                         code: Some(format!("{}|{}", unescape(type_code), unescape(identifier))),
                     })
                 }
-                Some(terminology @ ("in" | "not-in" | "above" | "below")) => Err(invalid(
-                    name,
-                    format!(
-                        ":{terminology} needs the terminology service, which this server does not have yet"
-                    ),
-                )),
+                Some(modifier @ ("in" | "not-in" | "above" | "below")) => {
+                    self.terminology_predicate(name, code, modifier, value)
+                }
                 Some(other) => Err(unsupported_modifier(name, other)),
             },
             SearchParamType::Date => {
@@ -1079,6 +1147,7 @@ mod tests {
             handling: Handling::Strict,
             cursor_key: b"k",
             custom: &custom,
+            code_sets: None,
         };
         parse_search(&[resource_type.to_owned()], &params, &options)
     }

@@ -3,6 +3,15 @@
 use medulla_model::definitions;
 use serde_json::{Value, json};
 
+/// The terminology operations, by resource type, as the CapabilityStatement lists them.
+const TERMINOLOGY_OPERATIONS: &[(&str, &str)] = &[
+    ("CodeSystem", "lookup"),
+    ("CodeSystem", "validate-code"),
+    ("CodeSystem", "subsumes"),
+    ("ValueSet", "expand"),
+    ("ValueSet", "validate-code"),
+];
+
 /// Builds the CapabilityStatement for `base_url`.
 pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Value {
     let defs = definitions();
@@ -40,7 +49,17 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
             .iter()
             .map(|code| json!({"code": code}))
             .collect();
-            json!({
+            let operations: Vec<Value> = TERMINOLOGY_OPERATIONS
+                .iter()
+                .filter(|(owner, _)| **owner == *resource_type)
+                .map(|(_, name)| {
+                    json!({
+                        "name": name,
+                        "definition": format!("http://hl7.org/fhir/OperationDefinition/{resource_type}-{name}"),
+                    })
+                })
+                .collect();
+            let mut resource = json!({
                 "type": resource_type,
                 "profile": format!("http://hl7.org/fhir/StructureDefinition/{resource_type}"),
                 "interaction": interactions,
@@ -53,7 +72,11 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
                 "conditionalDelete": if allow_multiple_delete { "multiple" } else { "single" },
                 "searchInclude": includes,
                 "searchParam": search_params,
-            })
+            });
+            if !operations.is_empty() {
+                resource["operation"] = Value::Array(operations);
+            }
+            resource
         })
         .collect();
     json!({

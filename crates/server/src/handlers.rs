@@ -544,6 +544,18 @@ pub(crate) async fn instance_read(
 ) -> Result<Response> {
     let params = params_of(&uri);
     let negotiated = negotiate::negotiate(&headers, &params)?;
+    if let Some(operation) = id.strip_prefix('$') {
+        let input = medulla_engine::OperationInput::from_query(&params);
+        return run_operation(
+            guard,
+            resource_type,
+            None,
+            operation.to_owned(),
+            input,
+            &negotiated,
+        )
+        .await;
+    }
     if crate::audit_api::serves(&state, &resource_type) {
         return crate::audit_api::read(&state, &guard, &id, &negotiated).await;
     }
@@ -625,6 +637,106 @@ pub(crate) async fn instance_delete(
     Ok(response)
 }
 
+/// Runs an operation on a type (`id` = `None`) or an instance and answers its result.
+async fn run_operation(
+    guard: Guarded,
+    resource_type: String,
+    id: Option<String>,
+    operation: String,
+    input: medulla_engine::OperationInput,
+    negotiated: &negotiate::Negotiated,
+) -> Result<Response> {
+    let body = blocking(move || {
+        guard
+            .terminology_operation(&resource_type, id.as_deref(), &operation, &input)
+            .map(|result| serde_json::to_vec(&result).unwrap_or_default())
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, body, negotiated))
+}
+
+/// `POST /CodeSystem/$lookup` and the other type-level operations whose input is a
+/// Parameters resource (or only the query string, with an empty body).
+pub(crate) async fn type_operation_post(
+    State(state): State<AppState>,
+    Caller(guard): Caller,
+    Path((resource_type, target)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    operation_post(
+        state,
+        guard,
+        resource_type,
+        None,
+        target,
+        headers,
+        uri,
+        body,
+    )
+    .await
+}
+
+/// `POST /ValueSet/{id}/$expand` and the other instance-level operations.
+pub(crate) async fn instance_operation_post(
+    State(state): State<AppState>,
+    Caller(guard): Caller,
+    Path((resource_type, id, target)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    operation_post(
+        state,
+        guard,
+        resource_type,
+        Some(id),
+        target,
+        headers,
+        uri,
+        body,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn operation_post(
+    state: AppState,
+    guard: Guarded,
+    resource_type: String,
+    id: Option<String>,
+    target: String,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    let params = params_of(&uri);
+    let negotiated = negotiate::negotiate(&headers, &params)?;
+    let Some(operation) = target.strip_prefix('$') else {
+        return Err(ApiError::MethodNotAllowed);
+    };
+    let bytes = read_body(&state, &headers, body).await?;
+    let input = if bytes.is_empty() {
+        medulla_engine::OperationInput::from_query(&params)
+    } else {
+        negotiate::check_content_type(&headers, &[BodyKind::FhirJson])?;
+        let parameters: Value = serde_json::from_slice(&bytes).map_err(|error| {
+            ApiError::BadRequest(format!("the request body is not JSON: {error}"))
+        })?;
+        medulla_engine::OperationInput::from_parameters(&parameters, &params)?
+    };
+    run_operation(
+        guard,
+        resource_type,
+        id,
+        operation.to_owned(),
+        input,
+        &negotiated,
+    )
+    .await
+}
+
 /// `GET /Patient/1/Observation`, `/Patient/1/*` and `/Patient/1/$everything`.
 pub(crate) async fn compartment_search(
     Caller(guard): Caller,
@@ -641,6 +753,20 @@ pub(crate) async fn compartment_search(
         .trim_start_matches("/fhir/")
         .trim_start_matches('/')
         .to_owned();
+    if target != "$everything"
+        && let Some(operation) = target.strip_prefix('$')
+    {
+        let input = medulla_engine::OperationInput::from_query(&params);
+        return run_operation(
+            guard,
+            compartment,
+            Some(id),
+            operation.to_owned(),
+            input,
+            &negotiated,
+        )
+        .await;
+    }
     let body = blocking(move || {
         if target == "$everything" {
             if compartment != "Patient" {

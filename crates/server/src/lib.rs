@@ -176,10 +176,14 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
             get(instance_read)
                 .put(instance_update)
                 .delete(instance_delete)
-                .patch(instance_patch),
+                .patch(instance_patch)
+                .post(type_operation_post),
         )
         .route("/{resource_type}/{id}/_history", get(instance_history))
-        .route("/{resource_type}/{id}/{target}", get(compartment_search))
+        .route(
+            "/{resource_type}/{id}/{target}",
+            get(compartment_search).post(instance_operation_post),
+        )
         .route(
             "/{resource_type}/{id}/_history/{version}",
             get(instance_vread),

@@ -239,5 +239,5 @@ fn unknown_parameters() {
         .assert_outcome(400, "_cursor");
     server
         .get("Patient?identifier:in=http://example.org/vs")
-        .assert_outcome(400, "terminology");
+        .assert_outcome(400, "unknown value set");
 }

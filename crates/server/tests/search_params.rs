@@ -313,12 +313,17 @@ fn tokens() {
     expect("Observation?code=http://snomed.info/sct|2093-3", &[]);
     expect("Encounter?class=IMP", &["enc-open"]);
     expect("ValueSet?status=draft", &["vs-other"]);
-    for modifier in ["in", "not-in", "above", "below"] {
+    for (modifier, problem) in [
+        ("in", "unknown value set"),
+        ("not-in", "unknown value set"),
+        ("above", "takes system|code"),
+        ("below", "takes system|code"),
+    ] {
         server()
             .get(&format!(
                 "Observation?code:{modifier}=http://example.org/vs"
             ))
-            .assert_outcome(400, "terminology");
+            .assert_outcome(400, problem);
     }
     server()
         .get("Patient?gender:exact=male")

@@ -69,6 +69,15 @@ pub enum TokenSystem {
     Is(String),
 }
 
+/// Codes of one code system, in [`Predicate::TokenIn`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodesOfSystem {
+    /// The code system URL.
+    pub system: String,
+    /// The codes.
+    pub codes: Vec<String>,
+}
+
 /// How a uri is matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UriMatch {
@@ -182,6 +191,14 @@ pub enum Predicate {
         system: TokenSystem,
         /// The code, or `None` for `system|`.
         code: Option<String>,
+    },
+    /// A token parameter whose coding is one of a set (`:in`, `:below`, `:above`, whose value
+    /// sets and hierarchies the search layer expands). An empty set matches nothing.
+    TokenIn {
+        /// Parameter code.
+        param: String,
+        /// The codes allowed, grouped by code system.
+        systems: Vec<CodesOfSystem>,
     },
     /// A token parameter's display/text, normalized prefix (`:text`).
     TokenText {

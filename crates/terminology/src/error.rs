@@ -229,6 +229,18 @@ impl Error {
         )
     }
 
+    /// Whether the failure is the server's (a file or database that cannot be read), not the
+    /// request's: such errors are logged and answered with a generic 500.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            Error::Io { .. }
+                | Error::Database { .. }
+                | Error::LayoutVersion { .. }
+                | Error::NoDatabase { .. }
+        )
+    }
+
     pub(crate) fn database(action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
         move |source| Error::Database { action, source }
     }

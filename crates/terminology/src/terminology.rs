@@ -485,6 +485,57 @@ impl Terminology {
         self.content_changed();
     }
 
+    /// Removes the code system `url` in `version` that was added in memory (a stored release
+    /// stays in the terminology file; built-in content cannot be removed). True if one was.
+    pub fn remove_added_code_system(&self, url: &str, version: Option<&str>) -> bool {
+        let removed = {
+            let mut registry = self
+                .registry
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let Some(entries) = registry.code_systems.get_mut(url) else {
+                return false;
+            };
+            let before = entries.len();
+            entries.retain(|known| {
+                !(matches!(known, SystemEntry::Ready(_)) && known.version() == version)
+            });
+            let removed = entries.len() != before;
+            if entries.is_empty() {
+                registry.code_systems.remove(url);
+            }
+            removed
+        };
+        if removed {
+            self.content_changed();
+        }
+        removed
+    }
+
+    /// Removes the value set `url` in `version` that was added. True if one was.
+    pub fn remove_value_set(&self, url: &str, version: Option<&str>) -> bool {
+        let removed = {
+            let mut registry = self
+                .registry
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let Some(entries) = registry.value_sets.get_mut(url) else {
+                return false;
+            };
+            let before = entries.len();
+            entries.retain(|known| known.version.as_deref() != version);
+            let removed = entries.len() != before;
+            if entries.is_empty() {
+                registry.value_sets.remove(url);
+            }
+            removed
+        };
+        if removed {
+            self.content_changed();
+        }
+        removed
+    }
+
     fn content_changed(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.compiled

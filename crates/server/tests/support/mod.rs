@@ -51,6 +51,8 @@ pub struct Options {
     pub roles: Option<Value>,
     /// Accept tokens of this external OpenID Connect issuer.
     pub oidc: Option<Arc<medulla_auth::OidcVerifier>>,
+    /// The terminology service (default: built-in content only).
+    pub terminology: Option<Arc<medulla_terminology::Terminology>>,
 }
 
 impl Server {
@@ -80,6 +82,10 @@ impl Server {
                 ..EngineOptions::default()
             },
         );
+        let engine = match &options.terminology {
+            Some(terminology) => engine.with_terminology(Arc::clone(terminology)),
+            None => engine,
+        };
         let mut config = ServerConfig {
             exports: Some(
                 medulla_bulk::Exports::open(dir.path().join("exports"), engine.clone())

@@ -480,6 +480,28 @@ fn push_predicate(
             push_token_match(sql, "x.system", "x.code", system, code.as_ref());
             sql.push(")");
         }
+        Predicate::TokenIn { param, systems } => {
+            if systems.iter().all(|codes| codes.codes.is_empty()) {
+                sql.push("0");
+                return;
+            }
+            open_index(sql, depth, IndexKind::Token, types, param, form);
+            // Grouped by system so that each group is an index range walk on (pid, code, system).
+            sql.push(" AND (");
+            let mut first = true;
+            for codes in systems.iter().filter(|codes| !codes.codes.is_empty()) {
+                if !first {
+                    sql.push(" OR ");
+                }
+                first = false;
+                sql.push("(x.code IN (")
+                    .bind_list(&codes.codes)
+                    .push(") AND x.system = ")
+                    .bind(codes.system.clone())
+                    .push(")");
+            }
+            sql.push("))");
+        }
         Predicate::TokenText { param, text } => {
             open_index(sql, depth, IndexKind::Token, types, param, form);
             sql.push(" AND x.text >= ")
@@ -761,6 +783,7 @@ pub(crate) fn push_where(sql: &mut Sql, depth: usize, query: &SearchQuery, plan:
 fn is_index_predicate(predicate: &Predicate) -> bool {
     match predicate {
         Predicate::Token { code, .. } => code.is_some(),
+        Predicate::TokenIn { systems, .. } => systems.iter().any(|codes| !codes.codes.is_empty()),
         Predicate::String { mode, .. } => *mode != StringMatch::Contains,
         Predicate::Date { prefix, .. } => *prefix == Prefix::Eq,
         Predicate::Number { prefix, .. } | Predicate::Quantity { prefix, .. } => {
