@@ -13,6 +13,12 @@
 //!   path, code strings in, results out.
 //! - **expand**: [`Terminology::expand`] of `<<` a top-level concept with a text filter (one or
 //!   two word prefixes), a page of 50; and without a filter, a page of 100.
+//! - **ECL refinements**: [`Terminology::expand`] of the implicit value set
+//!   `http://snomed.info/sct?fhir_vs=ecl/…` (a page of 100; each expression is new, so parsing
+//!   and evaluating it are timed too) for `<< {clinical finding} : 363698007 = << {x}` with x a
+//!   random body structure that has children, and the grouped
+//!   `<< {clinical finding} : { 363698007 = << {x}, 116676008 = << {y} }` with y a random child
+//!   of the body structure concept.
 
 mod synthetic;
 
@@ -22,7 +28,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub use synthetic::{
-    ROOT, SyntheticRelease, SyntheticSize, TOP_LEVEL_COUNT, sctid, write_synthetic_release,
+    ASSOCIATED_MORPHOLOGY, BODY_STRUCTURE, FINDING_SITE, ROOT, SyntheticRelease, SyntheticSize,
+    TOP_LEVEL_COUNT, sctid, write_synthetic_release,
 };
 
 use crate::snomed::{SNOMED_CT, SnomedOptions};
@@ -41,7 +48,7 @@ pub struct BenchOptions {
     pub persist: bool,
     /// Calls timed for each of `$subsumes` and the two `$validate-code`s.
     pub calls: usize,
-    /// `$expand` calls timed for each of the two expansions.
+    /// `$expand` calls timed for each of the two expansions and the two ECL refinements.
     pub expansions: usize,
 }
 
@@ -130,6 +137,13 @@ pub struct BenchReport {
     pub expand_with_filter: Latency,
     /// `$expand` of `<<` a top-level concept without a filter, page of 100.
     pub expand_page: Latency,
+    /// Attribute relationships loaded.
+    pub attribute_relationships: usize,
+    /// `$expand` of `ecl/<< {clinical finding} : 363698007 = << {x}`, page of 100.
+    pub ecl_refinement: Latency,
+    /// `$expand` of `ecl/<< {clinical finding} : { 363698007 = << {x}, 116676008 = << {y} }`,
+    /// page of 100.
+    pub ecl_grouped_refinement: Latency,
 }
 
 /// Runs the benchmark.
@@ -167,6 +181,13 @@ pub fn bench(options: &BenchOptions) -> Result<BenchReport, Error> {
     let calls = measure_calls(&terminology, &pairs, &top, options.calls)?;
     let (expand_with_filter, expand_page) =
         measure_expansions(&terminology, &release, options.expansions, &mut random)?;
+    let (ecl_refinement, ecl_grouped_refinement) = measure_refinements(
+        &terminology,
+        &system,
+        &release,
+        options.expansions,
+        &mut random,
+    )?;
 
     Ok(BenchReport {
         release,
@@ -186,6 +207,9 @@ pub fn bench(options: &BenchOptions) -> Result<BenchReport, Error> {
         validate_in_value_set_per_second: calls.validate_in_value_set,
         expand_with_filter,
         expand_page,
+        attribute_relationships: system.relationship_count(),
+        ecl_refinement,
+        ecl_grouped_refinement,
     })
 }
 
@@ -365,6 +389,67 @@ fn measure_expansions(
     Ok((with_filter, Latency::from_samples(samples, totals)))
 }
 
+/// Latencies of an ungrouped and a grouped refinement below the first top-level concept
+/// (clinical finding), with values below random body structures.
+fn measure_refinements(
+    terminology: &Terminology,
+    system: &crate::CodeSystem,
+    release: &SyntheticRelease,
+    runs: usize,
+    random: &mut fastrand::Rng,
+) -> Result<(Latency, Latency), Error> {
+    let top = release.top_level.first().cloned().unwrap_or_default();
+    let body = release
+        .top_level
+        .get(BODY_STRUCTURE)
+        .and_then(|code| system.ordinal(code))
+        .unwrap_or(0);
+    // Body structures with children, so that "<< x" is more than one concept.
+    let sites: Vec<&str> = system
+        .hierarchy
+        .descendants(body, false)
+        .into_iter()
+        .filter(|&ordinal| !system.hierarchy.children(ordinal).is_empty())
+        .map(|ordinal| system.code_of(ordinal))
+        .collect();
+    let morphologies: Vec<&str> = system
+        .hierarchy
+        .children(body)
+        .iter()
+        .map(|&ordinal| system.code_of(ordinal))
+        .collect();
+    if sites.is_empty() || morphologies.is_empty() {
+        return Ok((Latency::default(), Latency::default()));
+    }
+    let options = ExpandOptions {
+        count: Some(100),
+        ..ExpandOptions::default()
+    };
+    let time = |ecl: String| -> Result<(Duration, usize), Error> {
+        let started = Instant::now();
+        let expansion = terminology.expand(&format!("{SNOMED_CT}?fhir_vs=ecl/{ecl}"), &options)?;
+        Ok((started.elapsed(), expansion.total))
+    };
+    let mut plain = (Vec::with_capacity(runs), 0_usize);
+    let mut grouped = (Vec::with_capacity(runs), 0_usize);
+    for _ in 0..runs {
+        let site = sites[random.usize(..sites.len())];
+        let morphology = morphologies[random.usize(..morphologies.len())];
+        let (elapsed, total) = time(format!("<< {top} : {FINDING_SITE} = << {site}"))?;
+        plain.0.push(elapsed);
+        plain.1 += total;
+        let (elapsed, total) = time(format!(
+            "<< {top} : {{ {FINDING_SITE} = << {site}, {ASSOCIATED_MORPHOLOGY} = << {morphology} }}"
+        ))?;
+        grouped.0.push(elapsed);
+        grouped.1 += total;
+    }
+    Ok((
+        Latency::from_samples(plain.0, plain.1),
+        Latency::from_samples(grouped.0, grouped.1),
+    ))
+}
+
 /// The first three to five characters of `word`.
 fn prefix(word: &str, random: &mut fastrand::Rng) -> String {
     word.chars().take(3 + random.usize(..3)).collect()
@@ -466,7 +551,7 @@ impl fmt::Display for BenchReport {
             self.expand_with_filter.runs,
             self.expand_with_filter.mean_total
         )?;
-        write!(
+        writeln!(
             f,
             "$expand << top-level, no filter, count 100: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms over {} runs (mean total {:.0})",
             ms(self.expand_page.p50),
@@ -474,6 +559,25 @@ impl fmt::Display for BenchReport {
             ms(self.expand_page.max),
             self.expand_page.runs,
             self.expand_page.mean_total
+        )?;
+        writeln!(
+            f,
+            "ECL << clinical finding : 363698007 = << x ({} attribute relationships), count 100: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms over {} runs (mean total {:.0})",
+            self.attribute_relationships,
+            ms(self.ecl_refinement.p50),
+            ms(self.ecl_refinement.p95),
+            ms(self.ecl_refinement.max),
+            self.ecl_refinement.runs,
+            self.ecl_refinement.mean_total
+        )?;
+        write!(
+            f,
+            "ECL << clinical finding : {{ 363698007 = << x, 116676008 = << y }}, count 100: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms over {} runs (mean total {:.0})",
+            ms(self.ecl_grouped_refinement.p50),
+            ms(self.ecl_grouped_refinement.p95),
+            ms(self.ecl_grouped_refinement.max),
+            self.ecl_grouped_refinement.runs,
+            self.ecl_grouped_refinement.mean_total
         )
     }
 }

@@ -3,7 +3,8 @@
 //! Every source goes through here: the embedded FHIR content and CodeSystem resources
 //! ([`crate::fhir_json`]), the SNOMED CT loader, and code systems read back from the
 //! terminology file. [`CodeSystemBuilder::build`] groups designations and properties by concept,
-//! resolves parents named by code, computes the closure and the word index.
+//! resolves parents named by code, computes the closure and the word index, and indexes
+//! attribute relationships and reference set members (SNOMED CT) both ways.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,7 @@ use crate::code_system::{
 };
 use crate::definitions::{CodeSystemInfo, Coding, PropertyValue};
 use crate::hierarchy::{Hierarchy, HierarchyError};
+use crate::relationships::{Refsets, RelationshipRecord, Relationships};
 use crate::strings::{ArenaFull, Interner, StrArena};
 use crate::text_index::TextIndex;
 
@@ -66,6 +68,10 @@ pub struct CodeSystemBuilder {
     parent_codes: Vec<(u32, Box<str>)>,
     /// (parent, child code), from FHIR's `child` property.
     child_codes: Vec<(u32, Box<str>)>,
+    /// (source, record with the destination) of attribute relationships.
+    relationships: Vec<(u32, RelationshipRecord)>,
+    /// (reference set, member).
+    refset_members: Vec<(u32, u32)>,
 }
 
 impl CodeSystemBuilder {
@@ -88,6 +94,8 @@ impl CodeSystemBuilder {
             edges: Vec::new(),
             parent_codes: Vec::new(),
             child_codes: Vec::new(),
+            relationships: Vec::new(),
+            refset_members: Vec::new(),
         }
     }
 
@@ -239,8 +247,33 @@ impl CodeSystemBuilder {
         self.child_codes.push((parent.0, child.into()));
     }
 
+    /// Adds an attribute relationship (not is-a: that is [`CodeSystemBuilder::add_parent`]):
+    /// `source` has attribute `kind` with value `destination`, in relationship group `group`
+    /// (0 for ungrouped).
+    pub(crate) fn add_relationship(
+        &mut self,
+        source: ConceptId,
+        kind: ConceptId,
+        destination: ConceptId,
+        group: u32,
+    ) {
+        self.relationships.push((
+            source.0,
+            RelationshipRecord {
+                group,
+                kind: kind.0,
+                other: destination.0,
+            },
+        ));
+    }
+
+    /// Makes `member` a member of reference set `refset`.
+    pub(crate) fn add_refset_member(&mut self, refset: ConceptId, member: ConceptId) {
+        self.refset_members.push((refset.0, member.0));
+    }
+
     /// Groups designations and properties by concept, resolves parents named by code, and
-    /// builds the closure and the word index.
+    /// builds the closure, the word index and the relationship and reference set indexes.
     ///
     /// # Errors
     ///
@@ -297,6 +330,11 @@ impl CodeSystemBuilder {
             })
             .map_err(|_| self.too_large("words"))?
         };
+        let relationships =
+            Relationships::build(concept_count, std::mem::take(&mut self.relationships))
+                .map_err(|_| self.too_large("relationships"))?;
+        let refsets = Refsets::build(std::mem::take(&mut self.refset_members))
+            .map_err(|_| self.too_large("reference set members"))?;
 
         let code_index = self.code_index;
         let mut codes = self.codes;
@@ -321,6 +359,8 @@ impl CodeSystemBuilder {
             properties,
             hierarchy,
             text_index,
+            relationships,
+            refsets,
         })
     }
 

@@ -4,7 +4,8 @@
 //! Concepts are dense ordinals `0..len()` in the order they were added. Every column is a flat
 //! array indexed by ordinal, strings live in arenas ([`crate::strings`]), designations and
 //! properties are CSR lists (`starts[o]..starts[o + 1]`), and the hierarchy keeps each concept's
-//! sorted ancestors ([`crate::hierarchy`]). A code system is immutable once built, so it is
+//! sorted ancestors ([`crate::hierarchy`]); attribute relationships and reference set members
+//! (SNOMED CT) are indexed in [`crate::relationships`]. A code system is immutable once built, so it is
 //! shared between threads as an `Arc<CodeSystem>` without locks.
 
 use std::fmt;
@@ -15,6 +16,7 @@ use crate::definitions::{
     CodeSystemInfo, Coding, ConceptProperty, Designation, PropertyType, PropertyValue, Subsumption,
 };
 use crate::hierarchy::Hierarchy;
+use crate::relationships::{Refsets, Relationships};
 use crate::strings::StrArena;
 use crate::text_index::TextIndex;
 
@@ -75,6 +77,10 @@ pub struct CodeSystem {
     pub(crate) properties: Vec<PropertyRecord>,
     pub(crate) hierarchy: Hierarchy,
     pub(crate) text_index: TextIndex,
+    /// Attribute relationships (SNOMED CT), by source and by destination.
+    pub(crate) relationships: Relationships,
+    /// Reference set members (SNOMED CT simple reference sets).
+    pub(crate) refsets: Refsets,
 }
 
 /// Names the code system and its size, not its (possibly million) entries.
@@ -157,6 +163,16 @@ impl CodeSystem {
         (self.hierarchy.edge_count(), self.hierarchy.closure_size())
     }
 
+    /// Attribute relationships (SNOMED CT: active relationships other than is-a).
+    pub fn relationship_count(&self) -> usize {
+        self.relationships.len()
+    }
+
+    /// Reference sets with members, and (reference set, member) pairs.
+    pub fn refset_size(&self) -> (usize, usize) {
+        (self.refsets.refsets().len(), self.refsets.member_count())
+    }
+
     /// What the in-memory indexes take, by part.
     pub fn memory_usage(&self) -> MemoryUsage {
         let (hierarchy, closure) = self.hierarchy.heap_bytes();
@@ -175,6 +191,7 @@ impl CodeSystem {
                 + self.properties.capacity() * size_of::<PropertyRecord>(),
             hierarchy,
             closure,
+            relationships: self.relationships.heap_bytes() + self.refsets.heap_bytes(),
             text_index: self.text_index.heap_bytes(),
             words,
             word_entries,
@@ -241,13 +258,15 @@ impl CodeSystem {
     }
 
     /// The text a compose filter compares for property `code` of a concept: each value's code
-    /// (Codings) or text.
+    /// (Codings) or text, then the destination codes of its attribute relationships of type
+    /// `code` (SNOMED CT attributes are properties named by the attribute's id).
     pub(crate) fn property_texts<'a>(
         &'a self,
         ordinal: u32,
         code: &'a str,
     ) -> impl Iterator<Item = &'a str> + 'a {
-        self.property_records(ordinal)
+        let stored = self
+            .property_records(ordinal)
             .iter()
             .filter(move |record| self.labels.get(record.code) == code)
             .map(|record| {
@@ -257,7 +276,14 @@ impl CodeSystem {
                 } else {
                     text
                 }
-            })
+            });
+        let attributes = self
+            .relationships
+            .outgoing(ordinal)
+            .iter()
+            .filter(move |record| self.code_of(record.kind) == code)
+            .map(|record| self.code_of(record.other));
+        stored.chain(attributes)
     }
 
     fn designation(&self, record: &DesignationRecord) -> Designation {
@@ -392,11 +418,38 @@ impl<'a> Concept<'a> {
             .map(move |&ordinal| system.concept_at(ordinal))
     }
 
+    /// The attribute relationships (SNOMED CT: active, not is-a), ordered by group, then by
+    /// the attribute's and the value's order in the code system.
+    pub fn relationships(&self) -> impl Iterator<Item = Relationship<'a>> + 'a {
+        let system = self.system;
+        system
+            .relationships
+            .outgoing(self.ordinal)
+            .iter()
+            .map(move |record| Relationship {
+                attribute: system.concept_at(record.kind),
+                value: system.concept_at(record.other),
+                group: record.group,
+            })
+    }
+
     /// Whether this concept is `other` or a descendant of it.
     pub fn is_a(&self, other: &Concept<'_>) -> bool {
         std::ptr::eq(self.system, other.system)
             && self.system.hierarchy.is_a(self.ordinal, other.ordinal)
     }
+}
+
+/// One attribute relationship of a concept: `attribute = value`, in relationship group `group`
+/// (SNOMED CT `relationshipGroup`; 0 is ungrouped).
+#[derive(Debug, Clone, Copy)]
+pub struct Relationship<'a> {
+    /// The attribute (`typeId`), e.g. `363698007 |Finding site|`.
+    pub attribute: Concept<'a>,
+    /// The value (`destinationId`).
+    pub value: Concept<'a>,
+    /// The relationship group.
+    pub group: u32,
 }
 
 /// Heap bytes of one code system's in-memory indexes, by part.
@@ -414,6 +467,8 @@ pub struct MemoryUsage {
     pub hierarchy: usize,
     /// The transitive closure (ancestor lists).
     pub closure: usize,
+    /// Attribute relationships (both directions) and reference set members.
+    pub relationships: usize,
     /// The word index.
     pub text_index: usize,
     /// Distinct words in the word index.
@@ -431,6 +486,7 @@ impl MemoryUsage {
             + self.properties
             + self.hierarchy
             + self.closure
+            + self.relationships
             + self.text_index
     }
 }
@@ -441,7 +497,8 @@ impl fmt::Display for MemoryUsage {
         write!(
             f,
             "{:.1} MiB (concepts {:.1}, text {:.1}, designations {:.1}, properties {:.1}, \
-             hierarchy {:.1}, closure {:.1}, word index {:.1}: {} words, {} entries)",
+             hierarchy {:.1}, closure {:.1}, relationships {:.1}, word index {:.1}: {} words, \
+             {} entries)",
             mib(self.total()),
             mib(self.concepts),
             mib(self.texts),
@@ -449,6 +506,7 @@ impl fmt::Display for MemoryUsage {
             mib(self.properties),
             mib(self.hierarchy),
             mib(self.closure),
+            mib(self.relationships),
             mib(self.text_index),
             self.words,
             self.word_entries,

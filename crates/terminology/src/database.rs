@@ -12,6 +12,8 @@
 //! | `designations` | `system`, `ordinal`, `seq` | language, use id, value, whether it is the display |
 //! | `concept_properties` | `system`, `ordinal`, `seq` | code, type, value text |
 //! | `parents` | `system`, `ordinal`, `parent` | direct is-a links, by ordinal |
+//! | `relationships` | `system`, `ordinal`, `grp`, `type`, `destination` | attribute relationships (SNOMED CT), by ordinal |
+//! | `refset_members` | `system`, `refset`, `member` | reference set members (SNOMED CT), by ordinal |
 //!
 //! Durability: WAL with `synchronous=FULL`, so [`Database::save`] returns only once the code
 //! system is on disk. Replacing a code system (same URL and version) deletes and inserts in the
@@ -34,7 +36,8 @@ use crate::definitions::{
 pub const TERMINOLOGY_FILE: &str = "terminology.sqlite";
 
 /// Bumped whenever the layout changes incompatibly; kept in `PRAGMA user_version`.
-const LAYOUT_VERSION: i64 = 1;
+/// Version 2 added `relationships` and `refset_members`.
+const LAYOUT_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE code_systems (
@@ -102,17 +105,33 @@ CREATE TABLE parents (
     parent  INTEGER NOT NULL,
     PRIMARY KEY (system, ordinal, parent)
 ) WITHOUT ROWID;
+CREATE TABLE relationships (
+    system      INTEGER NOT NULL,
+    ordinal     INTEGER NOT NULL,
+    grp         INTEGER NOT NULL,
+    type        INTEGER NOT NULL,
+    destination INTEGER NOT NULL,
+    PRIMARY KEY (system, ordinal, grp, type, destination)
+) WITHOUT ROWID;
+CREATE TABLE refset_members (
+    system INTEGER NOT NULL,
+    refset INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    PRIMARY KEY (system, refset, member)
+) WITHOUT ROWID;
 "#;
 
 /// The tables holding one code system's rows, for deletion. Closed list: names in SQL text
 /// come only from here.
-const PER_SYSTEM_TABLES: [&str; 6] = [
+const PER_SYSTEM_TABLES: [&str; 8] = [
     "property_definitions",
     "concepts",
     "designation_uses",
     "designations",
     "concept_properties",
     "parents",
+    "relationships",
+    "refset_members",
 ];
 
 /// The open terminology file.
@@ -360,8 +379,78 @@ impl Database {
         }
         drop(rows);
         drop(statement);
+        self.read_relationships(key, &mut builder, &concept)?;
+        self.read_refset_members(key, &mut builder, &concept)?;
         self.release_cache();
         builder.build()
+    }
+
+    fn read_relationships(
+        &self,
+        key: i64,
+        builder: &mut CodeSystemBuilder,
+        concept: &impl Fn(i64) -> Result<ConceptId, Error>,
+    ) -> Result<(), Error> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT ordinal, grp, type, destination FROM relationships WHERE system = ?1")
+            .map_err(Error::database("read relationships"))?;
+        let mut rows = statement
+            .query([key])
+            .map_err(Error::database("read relationships"))?;
+        while let Some(row) = rows.next().map_err(Error::database("read relationships"))? {
+            let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
+            };
+            let (ordinal, group, kind, destination) =
+                read(row).map_err(Error::database("read relationships"))?;
+            let group = u32::try_from(group).map_err(|_| {
+                self.corrupt(
+                    &builder.info().url,
+                    format!("a relationship group {group} out of range"),
+                )
+            })?;
+            builder.add_relationship(
+                concept(ordinal)?,
+                concept(kind)?,
+                concept(destination)?,
+                group,
+            );
+        }
+        Ok(())
+    }
+
+    fn read_refset_members(
+        &self,
+        key: i64,
+        builder: &mut CodeSystemBuilder,
+        concept: &impl Fn(i64) -> Result<ConceptId, Error>,
+    ) -> Result<(), Error> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT refset, member FROM refset_members WHERE system = ?1")
+            .map_err(Error::database("read reference set members"))?;
+        let mut rows = statement
+            .query([key])
+            .map_err(Error::database("read reference set members"))?;
+        while let Some(row) = rows
+            .next()
+            .map_err(Error::database("read reference set members"))?
+        {
+            let refset: i64 = row
+                .get(0)
+                .map_err(Error::database("read reference set members"))?;
+            let member: i64 = row
+                .get(1)
+                .map_err(Error::database("read reference set members"))?;
+            builder.add_refset_member(concept(refset)?, concept(member)?);
+        }
+        Ok(())
     }
 
     /// Gives the page cache filled by a large write or read back to the allocator: the file
@@ -644,6 +733,10 @@ fn write_concepts(
     )?;
     let mut parents =
         tx.prepare("INSERT INTO parents (system, ordinal, parent) VALUES (?1, ?2, ?3)")?;
+    let mut relationships = tx.prepare(
+        "INSERT INTO relationships (system, ordinal, grp, type, destination) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for index in 0..system.len() {
         let Ok(ordinal) = u32::try_from(index) else {
             break;
@@ -690,6 +783,22 @@ fn write_concepts(
         for &parent in system.hierarchy.parents(ordinal) {
             parents.execute(params![key, i64::from(ordinal), i64::from(parent)])?;
         }
+        for record in system.relationships.outgoing(ordinal) {
+            relationships.execute(params![
+                key,
+                i64::from(ordinal),
+                i64::from(record.group),
+                i64::from(record.kind),
+                i64::from(record.other),
+            ])?;
+        }
+    }
+    let mut members =
+        tx.prepare("INSERT INTO refset_members (system, refset, member) VALUES (?1, ?2, ?3)")?;
+    for &refset in system.refsets.refsets() {
+        for &member in system.refsets.members(refset) {
+            members.execute(params![key, i64::from(refset), i64::from(member)])?;
+        }
     }
     Ok(())
 }
@@ -726,6 +835,10 @@ mod tests {
             .unwrap();
         builder.set_inactive(leaf, true);
         builder.add_parent(leaf, root);
+        let site = builder.add_concept("site").unwrap();
+        builder.add_relationship(root, site, leaf, 3);
+        builder.add_refset_member(site, root);
+        builder.add_refset_member(site, leaf);
         builder.build().unwrap()
     }
 
@@ -749,6 +862,14 @@ mod tests {
         assert!(!leaf.is_active());
         assert_eq!(leaf.parents().next().unwrap().code(), "root");
         assert_eq!(read.concept("root").unwrap().display(), Some("Root"));
+        let relationships: Vec<(&str, &str, u32)> = read
+            .concept("root")
+            .unwrap()
+            .relationships()
+            .map(|r| (r.attribute.code(), r.value.code(), r.group))
+            .collect();
+        assert_eq!(relationships, [("site", "leaf", 3)]);
+        assert_eq!(read.refset_size(), (1, 2));
         // Saving the same URL and version again replaces it.
         database.save(&original).unwrap();
         assert_eq!(database.list().unwrap().len(), 1);
@@ -767,7 +888,7 @@ mod tests {
                 error,
                 Error::LayoutVersion {
                     found: 99,
-                    expected: 1,
+                    expected: LAYOUT_VERSION,
                     ..
                 }
             ),

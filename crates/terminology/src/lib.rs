@@ -22,14 +22,21 @@
 //!   [`Terminology::expand`] with [`ExpandOptions`] into an [`Expansion`].
 //! - [`CodeSystem`]: one code system, immutable once built, with dense concept ordinals, a
 //!   hash index of codes, the transitive closure as sorted ancestor lists (subsumption is a
-//!   binary search) and a word index for `filter` text. Built by [`CodeSystemBuilder`],
+//!   binary search), a word index for `filter` text, and (SNOMED CT) attribute relationships
+//!   indexed by source and by destination ([`Concept::relationships`]) and reference set
+//!   members. Built by [`CodeSystemBuilder`],
 //!   [`CodeSystem::from_json`] or [`snomed::read_snapshot`].
 //! - [`ValueSet`]: a value set definition ([`Compose`] of [`ConceptSet`]s with [`Filter`]s and
 //!   imports), from [`ValueSet::from_json`] or built by hand. The service compiles each against
 //!   the loaded code systems once and caches it.
 //! - [`ecl`]: SNOMED CT Expression Constraint Language, parsed with positioned error messages
-//!   and evaluated (hierarchy operators, `AND`/`OR`/`MINUS`) through the compose filter
-//!   `constraint = <ECL>` and the implicit value set `http://snomed.info/sct?fhir_vs=ecl/…`.
+//!   and evaluated (hierarchy operators, `AND`/`OR`/`MINUS`, member of `^`, the wildcard,
+//!   attribute refinements with groups, cardinalities and the reverse flag) over the hierarchy,
+//!   attribute relationships and reference set members, through the compose filter
+//!   `constraint = <ECL>` and the implicit value sets `http://snomed.info/sct?fhir_vs=ecl/…`,
+//!   `?fhir_vs=refset/{id}` and `?fhir_vs=refset`. `$lookup` reports a SNOMED CT concept's
+//!   attribute relationships as properties (the attribute's id as the code, the value's id as a
+//!   `code`), and compose filters may name an attribute as a property.
 //! - [`bench`]: the synthetic 400,000-concept benchmark behind `medulla bench terminology`.
 //!
 //! ```
@@ -67,6 +74,7 @@ mod expand;
 mod fhir_json;
 mod hierarchy;
 mod operations;
+mod relationships;
 pub mod snomed;
 mod strings;
 mod terminology;
@@ -74,7 +82,7 @@ mod text_index;
 mod value_set;
 
 pub use builder::{CodeSystemBuilder, ConceptId};
-pub use code_system::{CodeSystem, Concept, MemoryUsage};
+pub use code_system::{CodeSystem, Concept, MemoryUsage, Relationship};
 pub use database::TERMINOLOGY_FILE;
 pub use definitions::{
     CodeSystemContent, CodeSystemInfo, Coding, ConceptProperty, Designation, HierarchyMeaning,

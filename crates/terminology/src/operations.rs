@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::code_system::CodeSystem;
 use crate::compiled::Membership;
-use crate::definitions::{ConceptProperty, Designation, Subsumption};
+use crate::definitions::{ConceptProperty, Designation, PropertyValue, Subsumption};
 use crate::expand::{self, ExpandOptions, Expansion};
 use crate::value_set::{ValueSet, split_canonical};
 use crate::{Error, Terminology};
@@ -32,7 +32,8 @@ pub struct ConceptDetails {
     pub is_abstract: bool,
     /// The designations.
     pub designations: Vec<Designation>,
-    /// The stored properties.
+    /// The stored properties, then one per attribute relationship (SNOMED CT, as the FHIR
+    /// SNOMED CT guidance has it: the attribute's id as the code, the value's id as a `code`).
     pub properties: Vec<ConceptProperty>,
     /// The direct parents.
     pub parents: Vec<RelatedConcept>,
@@ -95,7 +96,14 @@ impl Terminology {
             inactive: !concept.is_active(),
             is_abstract: concept.is_abstract(),
             designations: concept.designations(),
-            properties: concept.properties(),
+            properties: concept
+                .properties()
+                .into_iter()
+                .chain(concept.relationships().map(|relationship| ConceptProperty {
+                    code: relationship.attribute.code().to_owned(),
+                    value: PropertyValue::Code(relationship.value.code().to_owned()),
+                }))
+                .collect(),
             parents: concept.parents().map(related).collect(),
             children: concept.children().map(related).collect(),
         })

@@ -18,6 +18,9 @@ use crate::definitions::CodeSystemInfo;
 use crate::snomed::{self, Rf2Stats, SnomedOptions};
 use crate::value_set::{Compose, ConceptSet, Filter, FilterOperator, ValueSet, split_canonical};
 
+/// `900000000000455006 |Reference set|`, the parent of every reference set concept.
+const REFERENCE_SET: u64 = 900_000_000_000_455_006;
+
 /// Compiled value sets kept at most; the cache is emptied when it would grow past this (implicit
 /// value sets such as `?fhir_vs=isa/…` can name any concept).
 const COMPILED_CACHE_LIMIT: usize = 4096;
@@ -293,12 +296,13 @@ impl Terminology {
     }
 
     /// The value set definition for `value_set` (`url` or `url|version`), including implicit
-    /// ones: `{code system}?fhir_vs` (all its concepts) and `?fhir_vs=isa/{code}`.
+    /// ones: `{code system}?fhir_vs` (all its concepts), `?fhir_vs=isa/{code}`,
+    /// `?fhir_vs=ecl/{ECL}`, `?fhir_vs=refset/{code}` and `?fhir_vs=refset`.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownValueSet`] if there is none; [`Error::InvalidValueSet`] for an implicit
-    /// value set form that is not supported (`refset/`, `ecl/`).
+    /// [`Error::UnknownValueSet`] if there is none; [`Error::InvalidValueSet`] for another
+    /// implicit value set form.
     pub fn value_set(&self, value_set: &str) -> Result<Arc<ValueSet>, Error> {
         let (url, version) = split_canonical(value_set);
         {
@@ -546,9 +550,16 @@ impl Terminology {
 }
 
 /// `{system}?fhir_vs` (all concepts), `{system}?fhir_vs=isa/{code}` (the concept and its
-/// descendants), as FHIR defines for SNOMED CT and LOINC, for any code system; and
-/// `?fhir_vs=ecl/{ECL}` (percent-encoded or not), evaluated as a `constraint` filter.
+/// descendants), as FHIR defines for SNOMED CT and LOINC, for any code system; and, evaluated
+/// as `constraint` filters, `?fhir_vs=ecl/{ECL}` (percent-encoded or not),
+/// `?fhir_vs=refset/{code}` (the reference set's members) and `?fhir_vs=refset` (the reference
+/// sets).
 fn implicit_value_set(url: &str, system: &str, implicit: &str) -> Result<ValueSet, Error> {
+    let constraint = |ecl: String| Filter {
+        property: "constraint".to_owned(),
+        op: FilterOperator::Equal,
+        value: ecl,
+    };
     let mut include = ConceptSet::system(system);
     if let Some(code) = implicit.strip_prefix("=isa/") {
         include.filters.push(Filter {
@@ -557,16 +568,25 @@ fn implicit_value_set(url: &str, system: &str, implicit: &str) -> Result<ValueSe
             value: code.to_owned(),
         });
     } else if let Some(ecl) = implicit.strip_prefix("=ecl/") {
-        include.filters.push(Filter {
-            property: "constraint".to_owned(),
-            op: FilterOperator::Equal,
-            value: crate::ecl::percent_decode(ecl),
-        });
+        include
+            .filters
+            .push(constraint(crate::ecl::percent_decode(ecl)));
+    } else if let Some(refset) = implicit.strip_prefix("=refset/") {
+        // The members of one reference set: ECL "^ id". The id must be a concept id, so the
+        // ECL parser's positioned error names anything else.
+        include.filters.push(constraint(format!("^ {refset}")));
+    } else if implicit == "=refset" {
+        // Every reference set: SNOMED CT files each reference set concept under
+        // 900000000000455006 |Reference set|.
+        include
+            .filters
+            .push(constraint(format!("< {REFERENCE_SET}")));
     } else if !implicit.is_empty() {
         return Err(Error::InvalidValueSet {
             url: url.to_owned(),
-            reason: "only the implicit value sets '?fhir_vs', '?fhir_vs=isa/{code}' and \
-                     '?fhir_vs=ecl/{expression}' are supported"
+            reason: "only the implicit value sets '?fhir_vs', '?fhir_vs=isa/{code}', \
+                     '?fhir_vs=refset', '?fhir_vs=refset/{code}' and '?fhir_vs=ecl/{expression}' \
+                     are supported"
                 .to_owned(),
         });
     }

@@ -156,7 +156,31 @@ impl fmt::Display for FilterOperator {
 }
 
 /// Splits a canonical reference `url|version` into its URL and version.
+///
+/// An implicit ECL value set (`…?fhir_vs=ecl/<< 73211009 |Diabetes mellitus|`) may hold terms
+/// between pipes, which come in pairs: there, only an odd pipe after the expression's last
+/// term separates a version.
 pub(crate) fn split_canonical(canonical: &str) -> (&str, Option<&str>) {
+    // Most references have no pipe at all: one byte scan decides.
+    let Some(first_pipe) = canonical.find('|') else {
+        return (canonical, None);
+    };
+    let ecl_at = canonical
+        .get(..first_pipe)
+        .and_then(|head| head.find("?fhir_vs=ecl/"));
+    if let Some(at) = ecl_at {
+        let pipes = canonical
+            .get(at..)
+            .map_or(0, |ecl| ecl.matches('|').count());
+        if pipes % 2 == 0 {
+            return (canonical, None);
+        }
+        return match canonical.rsplit_once('|') {
+            Some((url, version)) if !version.is_empty() => (url, Some(version)),
+            Some((url, _)) => (url, None),
+            None => (canonical, None),
+        };
+    }
     match canonical.split_once('|') {
         Some((url, version)) if !version.is_empty() => (url, Some(version)),
         Some((url, _)) => (url, None),
@@ -167,6 +191,24 @@ pub(crate) fn split_canonical(canonical: &str) -> (&str, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_versions_are_split_off_but_ecl_terms_are_kept() {
+        assert_eq!(
+            split_canonical("http://example.org/vs|2.0"),
+            ("http://example.org/vs", Some("2.0"))
+        );
+        assert_eq!(
+            split_canonical("http://example.org/vs|"),
+            ("http://example.org/vs", None)
+        );
+        let ecl = "http://snomed.info/sct?fhir_vs=ecl/<< 73211009 |Diabetes mellitus|";
+        assert_eq!(split_canonical(ecl), (ecl, None));
+        assert_eq!(
+            split_canonical(&format!("{ecl}|20240101")),
+            (ecl, Some("20240101"))
+        );
+    }
 
     #[test]
     fn operators_round_trip() {

@@ -27,8 +27,15 @@ fn the_benchmark_runs_on_a_small_release() {
     assert!(report.reopen_time.is_some() && report.file_bytes.is_some());
     assert_eq!(report.expand_page.runs, 5);
     assert!(report.expand_page.mean_total > 0.0);
+    assert!(report.attribute_relationships > 3_000, "{report}");
+    assert_eq!(report.ecl_refinement.runs, 5);
+    assert_eq!(report.ecl_grouped_refinement.runs, 5);
     let text = report.to_string();
     assert!(text.contains("$subsumes: "), "{text}");
+    assert!(
+        text.contains("ECL << clinical finding : 363698007"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -46,6 +53,18 @@ fn a_synthetic_release_loads_in_memory_proportional_to_it() {
     assert_eq!(stats.descriptions, 60_000);
     assert_eq!(stats.relationships, 50_000);
     assert_eq!(stats.is_a_relationships, release.is_a);
+    // The rest are attribute relationships, all active, a few duplicates aside.
+    assert_eq!(
+        stats.attribute_relationships,
+        50_000 - release.is_a - stats.inactive_relationships
+    );
+    assert!(
+        system.relationship_count() > 20_000,
+        "{}",
+        system.relationship_count()
+    );
+    let finding_site = system.concept("363698007").unwrap();
+    assert!(finding_site.is_active());
     assert_eq!(stats.preferred_terms, 20_000);
     assert!(stats.inactive_concepts > 100 && stats.inactive_concepts < 400);
     // Every active concept but the root reaches the root.

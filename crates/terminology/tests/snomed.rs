@@ -1,6 +1,7 @@
 //! The SNOMED CT RF2 loader on a hand-written Snapshot fixture (`tests/data/snomed`, see its
 //! README): active flags, preferred terms, multiple parents, attribute relationships, the
-//! terminology file, and the errors for missing and malformed files.
+//! terminology file, and the errors for missing and malformed files. ECL member of and
+//! refinements over the same fixture are in `tests/ecl.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,7 @@ fn copy_dir(from: &Path, to: &Path) {
 const CONCEPT_FILE: &str = "Terminology/sct2_Concept_Snapshot_INT_20240101.txt";
 const RELATIONSHIP_FILE: &str = "Terminology/sct2_Relationship_Snapshot_INT_20240101.txt";
 const DESCRIPTION_FILE: &str = "Terminology/sct2_Description_Snapshot-en_INT_20240101.txt";
+const SIMPLE_REFSET_FILE: &str = "Refset/Content/der2_Refset_SimpleSnapshot_INT_20240101.txt";
 
 fn loaded() -> Terminology {
     let terminology = Terminology::in_memory();
@@ -52,24 +54,31 @@ fn the_fixture_loads_with_its_counts_and_version() {
         .load_snomed(&fixture(), &SnomedOptions::default())
         .unwrap();
     let stats = &load.stats;
-    assert_eq!(stats.concepts, 48);
+    assert_eq!(stats.concepts, 57);
     assert_eq!(stats.inactive_concepts, 3);
-    assert_eq!(stats.descriptions, 123);
+    assert_eq!(stats.descriptions, 144);
     assert_eq!(stats.inactive_descriptions, 1);
-    assert_eq!(stats.relationships, 57);
-    assert_eq!(stats.inactive_relationships, 5);
-    assert_eq!(stats.is_a_relationships, 46);
-    assert_eq!(stats.language_rows, 246);
-    assert_eq!(stats.preferred_terms, 48);
+    assert_eq!(stats.relationships, 74);
+    assert_eq!(stats.inactive_relationships, 6);
+    assert_eq!(stats.is_a_relationships, 55);
+    assert_eq!(stats.attribute_relationships, 13);
+    assert_eq!(stats.language_rows, 288);
+    assert_eq!(stats.preferred_terms, 57);
     assert_eq!(stats.text_definitions, 1);
-    assert_eq!(stats.files.len(), 5);
+    // Nine rows: one inactive, one naming a description; the inactive concept's row counts.
+    assert_eq!(stats.refset_rows, 9);
+    assert_eq!(stats.refset_members, 7);
+    assert_eq!(stats.refsets, 2);
+    assert_eq!(stats.files.len(), 6);
     assert_eq!(
         load.version.as_deref(),
         Some("http://snomed.info/sct/900000000000207008/version/20240101")
     );
     let system = terminology.code_system(SNOMED_CT).unwrap();
-    assert_eq!(system.len(), 48);
-    assert_eq!(system.hierarchy_size().0, 46);
+    assert_eq!(system.len(), 57);
+    assert_eq!(system.hierarchy_size().0, 55);
+    assert_eq!(system.relationship_count(), 13);
+    assert_eq!(system.refset_size(), (2, 7));
 }
 
 #[test]
@@ -187,7 +196,7 @@ fn inactive_concepts_are_kept_marked_and_outside_the_hierarchy() {
     let all = terminology
         .expand(&format!("{SNOMED_CT}?fhir_vs"), &ExpandOptions::default())
         .unwrap();
-    assert_eq!(all.total, 48);
+    assert_eq!(all.total, 57);
     let active = terminology
         .expand(
             &format!("{SNOMED_CT}?fhir_vs"),
@@ -197,7 +206,7 @@ fn inactive_concepts_are_kept_marked_and_outside_the_hierarchy() {
             },
         )
         .unwrap();
-    assert_eq!(active.total, 45);
+    assert_eq!(active.total, 54);
 }
 
 #[test]
@@ -372,14 +381,14 @@ fn append_line(path: &Path, line: &str) {
 fn a_malformed_line_is_named_by_file_and_line() {
     let (_temp, dir) = fixture_copy();
     let concepts = dir.join(CONCEPT_FILE);
-    // Header plus 48 rows: the new row is line 50.
+    // Header plus 57 rows: the new row is line 59.
     append_line(&concepts, "123456789\t20240101\t1\t900000000000207008");
     let error = read_snapshot(&dir, &SnomedOptions::default()).unwrap_err();
     assert_eq!(
         error.to_string(),
-        format!("{}:50: has 4 columns, expected 5", concepts.display())
+        format!("{}:59: has 4 columns, expected 5", concepts.display())
     );
-    assert!(matches!(error, Error::Rf2Line { line: 50, .. }));
+    assert!(matches!(error, Error::Rf2Line { line: 59, .. }));
 
     let (_temp, dir) = fixture_copy();
     let concepts = dir.join(CONCEPT_FILE);
@@ -390,7 +399,7 @@ fn a_malformed_line_is_named_by_file_and_line() {
     let error = read_snapshot(&dir, &SnomedOptions::default()).unwrap_err();
     assert_eq!(
         error.to_string(),
-        format!("{}:50: id '12x456789' is not an SCTID", concepts.display())
+        format!("{}:59: id '12x456789' is not an SCTID", concepts.display())
     );
 
     let (_temp, dir) = fixture_copy();
@@ -402,7 +411,7 @@ fn a_malformed_line_is_named_by_file_and_line() {
     let error = read_snapshot(&dir, &SnomedOptions::default()).unwrap_err();
     assert_eq!(
         error.to_string(),
-        format!("{}:50: active is 'yes', not 0 or 1", concepts.display())
+        format!("{}:59: active is 'yes', not 0 or 1", concepts.display())
     );
 
     let (_temp, dir) = fixture_copy();
@@ -414,7 +423,7 @@ fn a_malformed_line_is_named_by_file_and_line() {
     let error = read_snapshot(&dir, &SnomedOptions::default()).unwrap_err();
     assert_eq!(
         error.to_string(),
-        format!("{}:50: concept 73211009 appears twice", concepts.display())
+        format!("{}:59: concept 73211009 appears twice", concepts.display())
     );
 }
 
@@ -430,7 +439,7 @@ fn a_relationship_or_description_to_an_unknown_concept_is_an_error() {
     assert_eq!(
         error.to_string(),
         format!(
-            "{}:59: destinationId 999999999 is not in the concept file",
+            "{}:76: destinationId 999999999 is not in the concept file",
             relationships.display()
         )
     );
@@ -445,8 +454,69 @@ fn a_relationship_or_description_to_an_unknown_concept_is_an_error() {
     assert_eq!(
         error.to_string(),
         format!(
-            "{}:126: conceptId 888888888 is not in the concept file",
+            "{}:147: conceptId 888888888 is not in the concept file",
             descriptions.display()
+        )
+    );
+}
+
+#[test]
+fn a_release_without_a_simple_refset_file_has_no_members() {
+    let (_temp, dir) = fixture_copy();
+    std::fs::remove_file(dir.join(SIMPLE_REFSET_FILE)).unwrap();
+    let (system, stats) = read_snapshot(&dir, &SnomedOptions::default()).unwrap();
+    assert_eq!(
+        (stats.refset_rows, stats.refset_members, stats.refsets),
+        (0, 0, 0)
+    );
+    assert_eq!(system.refset_size(), (0, 0));
+    assert_eq!(stats.files.len(), 5);
+}
+
+#[test]
+fn a_bad_refset_or_attribute_row_is_named_by_file_and_line() {
+    let (_temp, dir) = fixture_copy();
+    let refset = dir.join(SIMPLE_REFSET_FILE);
+    append_line(
+        &refset,
+        "5e0c0a3c-0d7b-4c47-9d55-0d1f1f0b3f3a\t20240101\t1\t900000000000207008\t999999999\t73211009",
+    );
+    let error = read_snapshot(&dir, &SnomedOptions::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:11: refsetId 999999999 is not in the concept file",
+            refset.display()
+        )
+    );
+
+    let (_temp, dir) = fixture_copy();
+    let relationships = dir.join(RELATIONSHIP_FILE);
+    append_line(
+        &relationships,
+        "999999021\t20240101\t1\t900000000000207008\t73211009\t15776009\tone\t363698007\t900000000000011006\t900000000000451002",
+    );
+    let error = read_snapshot(&dir, &SnomedOptions::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:76: relationshipGroup 'one' is not a number from 0 to 4294967295",
+            relationships.display()
+        )
+    );
+
+    let (_temp, dir) = fixture_copy();
+    let relationships = dir.join(RELATIONSHIP_FILE);
+    append_line(
+        &relationships,
+        "999999021\t20240101\t1\t900000000000207008\t73211009\t15776009\t1\t999999999\t900000000000011006\t900000000000451002",
+    );
+    let error = read_snapshot(&dir, &SnomedOptions::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:76: typeId 999999999 is not in the concept file",
+            relationships.display()
         )
     );
 }
@@ -490,7 +560,7 @@ fn a_failed_load_leaves_the_stored_release_as_it_was() {
     );
     drop(terminology);
     let reopened = Terminology::open(&dir).unwrap();
-    assert_eq!(reopened.code_system(SNOMED_CT).unwrap().len(), 48);
+    assert_eq!(reopened.code_system(SNOMED_CT).unwrap().len(), 57);
 }
 
 fn ecl_codes(terminology: &Terminology, ecl: &str) -> Vec<String> {
@@ -513,6 +583,7 @@ fn ecl_selects_by_hierarchy_and_combines() {
             "<< 73211009 |Diabetes mellitus|",
             &[
                 "11687002",
+                "127013003",
                 "199223000",
                 "313436004",
                 "44054006",
@@ -521,7 +592,10 @@ fn ecl_selects_by_hierarchy_and_combines() {
             ],
         ),
         ("< 44054006", &["313436004"]),
-        ("<! 73211009", &["199223000", "44054006", "46635009"]),
+        (
+            "<! 73211009",
+            &["127013003", "199223000", "44054006", "46635009"],
+        ),
         ("<<! 44054006", &["313436004", "44054006"]),
         (">! 73211009", &["126877002", "362969004"]),
         (">>! 199223000", &["173300003", "199223000", "73211009"]),
@@ -537,7 +611,7 @@ fn ecl_selects_by_hierarchy_and_combines() {
         ),
         (
             "<< 73211009 MINUS << 44054006",
-            &["11687002", "199223000", "46635009", "73211009"],
+            &["11687002", "127013003", "199223000", "46635009", "73211009"],
         ),
         ("<< 362969004 AND << 173300003", &["11687002", "199223000"]),
         (
@@ -548,17 +622,26 @@ fn ecl_selects_by_hierarchy_and_combines() {
         ("< 44054006, << 199223000", &[]),
         (
             "(<< 73211009 OR << 38341003) MINUS (< 44054006 OR << 199223000)",
-            &["38341003", "44054006", "46635009", "59621000", "73211009"],
+            &[
+                "127013003",
+                "38341003",
+                "44054006",
+                "46635009",
+                "59621000",
+                "73211009",
+            ],
         ),
         // Percent-encoded, as in a URL: "<< 44054006".
         ("%3C%3C%2044054006", &["313436004", "44054006"]),
-        // Inactive concepts are never selected.
+        // Inactive concepts are never selected, named or not.
         ("<< 190330002", &[]),
+        ("190330002", &[]),
+        ("190330002 OR 22298006", &["22298006"]),
     ];
     for (ecl, expected) in cases {
         assert_eq!(ecl_codes(&terminology, ecl), *expected, "{ecl}");
     }
-    assert_eq!(ecl_codes(&terminology, "*").len(), 45);
+    assert_eq!(ecl_codes(&terminology, "*").len(), 54);
 }
 
 #[test]
@@ -595,20 +678,14 @@ fn ecl_in_a_compose_constraint_filter_and_its_errors() {
     );
     let error = terminology
         .expand(
-            &format!("{SNOMED_CT}?fhir_vs=ecl/^ 700043003"),
+            &format!("{SNOMED_CT}?fhir_vs=ecl/< 404684003 : 363698007 = #5"),
             &ExpandOptions::default(),
         )
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "ECL '^ 700043003' cannot be evaluated: member of ('^') needs reference set members, \
-         which the release loader does not keep yet"
+        "ECL '< 404684003 : 363698007 = #5' cannot be evaluated: concrete values ('#5', \
+         '\"text\"') are not supported"
     );
-    let error = terminology
-        .expand(
-            &format!("{SNOMED_CT}?fhir_vs=ecl/< 404684003 : 363698007 = << 15776009"),
-            &ExpandOptions::default(),
-        )
-        .unwrap_err();
     assert!(matches!(error, Error::EclNotSupported { .. }), "{error}");
 }

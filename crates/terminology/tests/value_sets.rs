@@ -741,11 +741,22 @@ fn implicit_value_sets_and_added_versions() {
     );
     let error = terminology
         .expand(
-            &format!("{SHAPES}?fhir_vs=refset/123"),
+            &format!("{SHAPES}?fhir_vs=tree/123"),
             &ExpandOptions::default(),
         )
         .unwrap_err();
     assert!(matches!(error, Error::InvalidValueSet { .. }), "{error}");
+    // "refset/{id}" is ECL "^ {id}", and "123" is not a concept id.
+    let error = terminology
+        .expand(
+            &format!("{SHAPES}?fhir_vs=refset/123"),
+            &ExpandOptions::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::InvalidEcl { position: 3, .. }),
+        "{error}"
+    );
 
     // An added code system takes precedence over the built-in one of the same URL; the
     // built-in one stays reachable by its version.

@@ -6,9 +6,12 @@
 //! its hierarchy, giving depths around ten), a quarter of the concepts with a second parent,
 //! 1% inactive concepts (their is-a rows inactive), three descriptions a concept (fully
 //! specified name, preferred synonym, acceptable synonym) made of pseudo-words with a skewed
-//! frequency, a US English language refset row for each, and attribute relationships
-//! (`363698007 |Finding site|`) to fill the relationship count. Ids are valid SCTIDs (partition
-//! and Verhoeff check digit). The same seed gives the same files.
+//! frequency, a US English language refset row for each, and attribute relationships to fill
+//! the relationship count: `363698007 |Finding site|` and `116676008 |Associated morphology|`
+//! (both concepts are in the release, under the model component hierarchy), their values body
+//! structures; four in five are pairs of the two in one relationship group (groups 1 to 3), the
+//! rest single ungrouped finding sites. Ids are valid SCTIDs (partition and Verhoeff check
+//! digit). The same seed gives the same files.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -24,7 +27,19 @@ const PRIMITIVE: u64 = 900_000_000_000_074_008;
 /// `900000000000549004 |Acceptable|`.
 const ACCEPTABLE: u64 = 900_000_000_000_549_004;
 /// `363698007 |Finding site|`.
-const FINDING_SITE: u64 = 363_698_007;
+pub const FINDING_SITE: u64 = 363_698_007;
+/// `116676008 |Associated morphology|`.
+pub const ASSOCIATED_MORPHOLOGY: u64 = 116_676_008;
+/// The attribute concepts, at the ordinals right after the top-level concepts.
+const ATTRIBUTES: [(u64, &str); 2] = [
+    (FINDING_SITE, "Finding site"),
+    (ASSOCIATED_MORPHOLOGY, "Associated morphology"),
+];
+/// Index of the model component hierarchy in [`TOP_LEVEL_NAMES`], where the attributes go.
+const MODEL_COMPONENT: usize = TOP_LEVEL_COUNT - 1;
+/// Index of the body structure hierarchy in [`TOP_LEVEL_NAMES`], where attribute values come
+/// from.
+pub const BODY_STRUCTURE: usize = 3;
 /// `900000000000011006 |Inferred relationship|`.
 const INFERRED: u64 = 900_000_000_000_011_006;
 /// `900000000000451002 |Existential restriction modifier|`.
@@ -186,9 +201,16 @@ impl Plan {
             *slot = top - 1;
         }
         let inactive: Vec<bool> = (0..concept_count)
-            .map(|ordinal| ordinal > TOP_LEVEL_COUNT && random.u8(..100) == 0)
+            .map(|ordinal| ordinal > TOP_LEVEL_COUNT + ATTRIBUTES.len() && random.u8(..100) == 0)
             .collect();
         for ordinal in TOP_LEVEL_COUNT + 1..concept_count {
+            if Plan::attribute(ordinal).is_some() {
+                // Attributes sit right under the model component concept.
+                first_parent[ordinal] = MODEL_COMPONENT + 1;
+                branch_of[ordinal] = MODEL_COMPONENT;
+                branch_members[MODEL_COMPONENT].push(ordinal);
+                continue;
+            }
             let branch = ordinal % TOP_LEVEL_COUNT;
             let members = &mut branch_members[branch];
             first_parent[ordinal] = members[random.usize(..members.len())];
@@ -199,12 +221,10 @@ impl Plan {
             branch_of[ordinal] = branch;
         }
         let ids = (0..concept_count)
-            .map(|ordinal| {
-                if ordinal == 0 {
-                    ROOT
-                } else {
-                    sctid(1_000_000 + ordinal as u64, 0)
-                }
+            .map(|ordinal| match (ordinal, Plan::attribute(ordinal)) {
+                (0, _) => ROOT,
+                (_, Some((id, _))) => id,
+                _ => sctid(1_000_000 + ordinal as u64, 0),
             })
             .collect();
         Plan {
@@ -214,6 +234,14 @@ impl Plan {
             branch_of,
             branch_members,
         }
+    }
+
+    /// The attribute concept at `ordinal`, if it is one: its id and name.
+    fn attribute(ordinal: usize) -> Option<(u64, &'static str)> {
+        ordinal
+            .checked_sub(TOP_LEVEL_COUNT + 1)
+            .and_then(|index| ATTRIBUTES.get(index))
+            .copied()
     }
 
     fn write_concepts(&self, folder: &Path) -> Result<u64, Error> {
@@ -264,6 +292,10 @@ impl Plan {
                     let (name, tag) = TOP_LEVEL_NAMES[top - 1];
                     (name.to_owned(), tag)
                 }
+                attribute if Plan::attribute(attribute).is_some() => {
+                    let name = Plan::attribute(attribute).map_or("", |(_, name)| name);
+                    (name.to_owned(), "attribute")
+                }
                 _ => (
                     phrase(random, words, 2, 5),
                     TOP_LEVEL_NAMES[self.branch_of[ordinal]].1,
@@ -295,7 +327,9 @@ impl Plan {
     }
 
     /// Every concept's first is-a (inactive for inactive concepts), second parents for a
-    /// quarter, then finding sites to the requested count; returns (rows, active is-a, bytes).
+    /// quarter, then attribute relationships of active concepts to the requested count: grouped
+    /// finding site and morphology pairs, and single ungrouped finding sites; returns (rows,
+    /// active is-a, bytes).
     fn write_relationships(
         &self,
         folder: &Path,
@@ -345,7 +379,7 @@ impl Plan {
             if count >= size.relationships {
                 break;
             }
-            if self.inactive[ordinal] || random.u8(..4) != 0 {
+            if self.inactive[ordinal] || Plan::attribute(ordinal).is_some() || random.u8(..4) != 0 {
                 continue;
             }
             let members = &self.branch_members[self.branch_of[ordinal]];
@@ -363,12 +397,31 @@ impl Plan {
             count += 1;
             is_a += 1;
         }
-        let body_structures = &self.branch_members[3];
-        while count < size.relationships && concept_count > TOP_LEVEL_COUNT + 1 {
-            let source = TOP_LEVEL_COUNT + 1 + random.usize(..concept_count - TOP_LEVEL_COUNT - 1);
+        let body_structures = &self.branch_members[BODY_STRUCTURE];
+        let first_ordinary = TOP_LEVEL_COUNT + 1 + ATTRIBUTES.len();
+        while count < size.relationships && concept_count > first_ordinary {
+            let source = first_ordinary + random.usize(..concept_count - first_ordinary);
+            if self.inactive[source] {
+                continue;
+            }
             let site = body_structures[random.usize(..body_structures.len())];
-            row(&mut out, true, source, site, 1, FINDING_SITE)?;
-            count += 1;
+            if random.u8(..5) == 0 || count + 1 == size.relationships {
+                row(&mut out, true, source, site, 0, FINDING_SITE)?;
+                count += 1;
+                continue;
+            }
+            let group = 1 + random.u8(..3);
+            let abnormality = body_structures[random.usize(..body_structures.len())];
+            row(&mut out, true, source, site, group, FINDING_SITE)?;
+            row(
+                &mut out,
+                true,
+                source,
+                abnormality,
+                group,
+                ASSOCIATED_MORPHOLOGY,
+            )?;
+            count += 2;
         }
         Ok((count, is_a, out.finish()?))
     }
