@@ -7,7 +7,7 @@ Usage (from the workspace root):
                                      [--out crates/terminology/data/fhir-r4-terminology.json.gz]
 
 Reads valuesets.json, v3-codesystems.json and v2-tables.json (Bundles of CodeSystem and ValueSet
-resources) and writes one compact JSON document, gzip-compressed, that the `medulla-terminology`
+resources) and conceptmaps.json (a Bundle of ConceptMaps) and writes one compact JSON document, gzip-compressed, that the `medulla-terminology`
 crate embeds with `include_bytes!`. Standard library only (Python 3.11).
 
 The document keeps FHIR's own shape, cut down to what terminology operations read, so the crate
@@ -32,6 +32,18 @@ parses it with the same code that reads CodeSystem and ValueSet resources sent t
                                   "filter": [{"property": "concept", "op": "is-a", "value": "..."}],
                                   "valueSet": ["..."]}],
                      "exclude": [...]}}
+      ],
+      "conceptMaps": [
+        {"resourceType": "ConceptMap", "url": "...", "version": "...", "name": "...",
+         "title": "...", "status": "...", "sourceUri"/"sourceCanonical": "...",
+         "targetUri"/"targetCanonical": "...",
+         "group": [{"source": "...", "sourceVersion": "...", "target": "...",
+                    "targetVersion": "...",
+                    "element": [{"code": "...", "display": "...",
+                                 "target": [{"code": "...", "display": "...",
+                                             "equivalence": "...", "comment": "...",
+                                             "dependsOn": [...], "product": [...]}]}],
+                    "unmapped": {"mode": "...", "code": "...", "display": "...", "url": "..."}}]}
       ]
     }
 
@@ -51,6 +63,9 @@ from pathlib import Path
 
 FHIR_VERSION = "4.0.1"
 SOURCES = ("valuesets.json", "v3-codesystems.json", "v2-tables.json")
+CONCEPT_MAP_SOURCE = "conceptmaps.json"
+CONCEPT_MAP_KEYS = ("resourceType", "url", "version", "name", "title", "status", "sourceUri",
+                    "sourceCanonical", "targetUri", "targetCanonical")
 CODE_SYSTEM_KEYS = ("url", "version", "name", "title", "status", "content", "caseSensitive",
                     "hierarchyMeaning")
 VALUE_SET_KEYS = ("url", "version", "name", "title", "status")
@@ -125,6 +140,36 @@ def compact_value_set(resource: dict) -> dict:
     return out
 
 
+def compact_concept_map(resource: dict) -> dict:
+    out = pick(resource, CONCEPT_MAP_KEYS)
+    groups = []
+    for group in resource.get("group", []):
+        entry = pick(group, ("source", "sourceVersion", "target", "targetVersion"))
+        elements = []
+        for element in group.get("element", []):
+            compact = pick(element, ("code", "display"))
+            targets = []
+            for target in element.get("target", []):
+                target_entry = pick(target, ("code", "display", "equivalence", "comment"))
+                for key in ("dependsOn", "product"):
+                    values = [pick(value, ("property", "system", "value", "display"))
+                              for value in target.get(key, [])]
+                    if values:
+                        target_entry[key] = values
+                targets.append(target_entry)
+            if targets:
+                compact["target"] = targets
+            elements.append(compact)
+        if elements:
+            entry["element"] = elements
+        if "unmapped" in group:
+            entry["unmapped"] = pick(group["unmapped"], ("mode", "code", "display", "url"))
+        groups.append(entry)
+    if groups:
+        out["group"] = groups
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, default=Path("/work/shared/fhir-r4"))
@@ -155,7 +200,22 @@ def main() -> int:
             elif kind == "ValueSet":
                 value_sets.append(compact_value_set(resource))
 
-    document = {"fhirVersion": FHIR_VERSION, "codeSystems": code_systems, "valueSets": value_sets}
+    concept_maps: list[dict] = []
+    with (args.source / CONCEPT_MAP_SOURCE).open(encoding="utf-8") as handle:
+        bundle = json.load(handle)
+    for entry in bundle.get("entry", []):
+        resource = entry["resource"]
+        if resource["resourceType"] != "ConceptMap":
+            continue
+        key = ("ConceptMap", resource["url"])
+        if key in seen:
+            print(f"error: ConceptMap {resource['url']} appears twice", file=sys.stderr)
+            return 1
+        seen.add(key)
+        concept_maps.append(compact_concept_map(resource))
+
+    document = {"fhirVersion": FHIR_VERSION, "codeSystems": code_systems, "valueSets": value_sets,
+                "conceptMaps": concept_maps}
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     # mtime=0 keeps the output byte-identical across runs, so regenerating shows no spurious diff.
@@ -171,7 +231,8 @@ def main() -> int:
     print(
         f"wrote {args.out}: {args.out.stat().st_size} bytes gzip ({len(text)} bytes json), "
         f"{len(code_systems)} code systems ({concept_count} concepts), "
-        f"{len(value_sets)} value sets; skipped {', '.join(skipped)}"
+        f"{len(value_sets)} value sets, {len(concept_maps)} concept maps; "
+        f"skipped {', '.join(skipped)}"
     )
     return 0
 

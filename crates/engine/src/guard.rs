@@ -305,7 +305,7 @@ impl Guarded {
     }
 
     /// A terminology operation (`$lookup`, `$validate-code`, `$subsumes` on CodeSystem;
-    /// `$expand`, `$validate-code` on ValueSet) on the type, or on the resource `id` (whose
+    /// `$expand`, `$validate-code` on ValueSet; `$translate` on ConceptMap) on the type, or on the resource `id` (whose
     /// `url` names the code system or value set). Needs read access to the type.
     ///
     /// # Errors

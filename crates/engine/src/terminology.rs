@@ -1,5 +1,5 @@
 //! The terminology service as the engine uses it: kept in step with the CodeSystem, ValueSet
-//! (and ConceptMap) resources in the store, and behind the search modifiers `:in`, `:not-in`,
+//! and ConceptMap resources in the store, and behind the search modifiers `:in`, `:not-in`,
 //! `:below` and `:above`.
 //!
 //! The first use reads every current resource of those types; after that, each use at most
@@ -20,7 +20,7 @@ use medulla_store::{
     CodesOfSystem, HistoryQuery, HistoryScope, SearchQuery, Store, StoredResource,
 };
 use medulla_terminology::{
-    CodeSystem, CodeSystemContent, Compose, ConceptSet, ExpandOptions, Expansion,
+    CodeSystem, CodeSystemContent, Compose, ConceptMap, ConceptSet, ExpandOptions, Expansion,
     ExpansionContains, Filter, FilterOperator, Terminology, ValueSet,
 };
 use serde_json::Value;
@@ -28,7 +28,7 @@ use serde_json::Value;
 use crate::Error;
 
 /// The resource types whose resources are definitions for the terminology service.
-pub(crate) const TERMINOLOGY_TYPES: [&str; 2] = ["CodeSystem", "ValueSet"];
+pub(crate) const TERMINOLOGY_TYPES: [&str; 3] = ["CodeSystem", "ValueSet", "ConceptMap"];
 
 /// How long a check for new definitions in the store holds when nothing was written through
 /// the engine meanwhile.
@@ -64,6 +64,7 @@ struct SyncState {
 enum Added {
     CodeSystem(String, Option<String>),
     ValueSet(String, Option<String>),
+    ConceptMap(String, Option<String>),
 }
 
 impl TerminologyState {
@@ -193,6 +194,10 @@ impl TerminologyState {
                 Added::ValueSet(url, version) => {
                     self.terminology.remove_value_set(&url, version.as_deref());
                 }
+                Added::ConceptMap(url, version) => {
+                    self.terminology
+                        .remove_concept_map(&url, version.as_deref());
+                }
             }
         }
         let Some(body) = &resource.body else {
@@ -241,6 +246,12 @@ impl TerminologyState {
                 let value_set = ValueSet::from_json(json)?;
                 let added = Added::ValueSet(value_set.url.clone(), value_set.version.clone());
                 self.terminology.add_value_set(value_set);
+                Ok(Some(added))
+            }
+            "ConceptMap" => {
+                let map = ConceptMap::from_json(json)?;
+                let added = Added::ConceptMap(map.url.clone(), map.version.clone());
+                self.terminology.add_concept_map(map);
                 Ok(Some(added))
             }
             _ => Ok(None),

@@ -1,6 +1,6 @@
 //! The FHIR R4 terminology operations: `CodeSystem/$lookup`, `CodeSystem/$validate-code`,
-//! `CodeSystem/$subsumes`, `ValueSet/$expand`, `ValueSet/$validate-code` (type and instance
-//! level), from an [`OperationInput`] (query string or Parameters resource) to the R4 output
+//! `CodeSystem/$subsumes`, `ValueSet/$expand`, `ValueSet/$validate-code`,
+//! `ConceptMap/$translate` (type and instance level), from an [`OperationInput`] (query string or Parameters resource) to the R4 output
 //! (a Parameters resource, or a ValueSet for `$expand`).
 //!
 //! The meaning of each operation lives in `medulla_terminology`; this module reads the
@@ -9,8 +9,8 @@
 //! `not-found`); missing or contradictory parameters 400.
 
 use medulla_terminology::{
-    CodeValidation, ConceptDetails, ExpandOptions, Expansion, ExpansionContains, PropertyValue,
-    Terminology, ValueSet,
+    CodeValidation, ConceptDetails, ConceptMap, ExpandOptions, Expansion, ExpansionContains,
+    MapDependency, PropertyValue, Terminology, TranslateRequest, ValueSet,
 };
 use serde_json::{Map, Value, json};
 
@@ -862,6 +862,100 @@ fn contains_json(item: &ExpansionContains) -> Value {
     Value::Object(object)
 }
 
+/// `ConceptMap/$translate`.
+pub(crate) fn translate(
+    terminology: &Terminology,
+    input: &OperationInput,
+    instance: Option<&Value>,
+) -> Result<Value, Error> {
+    let codings = if let Some(code) = input.text("code")? {
+        let system = input.text("system")?.ok_or_else(|| {
+            Error::invalid(Some("system"), "$translate needs the system of the code")
+        })?;
+        vec![medulla_terminology::Coding::new(system, code)]
+    } else if let Some(coding) = input.coding("coding")? {
+        vec![to_coding(coding)]
+    } else if let Some(codings) = input.codeable_concept("codeableConcept")? {
+        codings.into_iter().map(to_coding).collect()
+    } else {
+        return Err(Error::invalid(
+            None,
+            "$translate needs the code: code and system, coding, or codeableConcept",
+        ));
+    };
+    let (url, concept_map_version) = match instance_url(instance)? {
+        Some((url, version)) => (Some(url), version),
+        None => (
+            input.text("url")?.map(str::to_owned),
+            input.text("conceptMapVersion")?.map(str::to_owned),
+        ),
+    };
+    let concept_map = match input.resource("conceptMap")? {
+        Some(resource) => Some(ConceptMap::from_json(resource)?),
+        None => None,
+    };
+    let request = TranslateRequest {
+        url,
+        concept_map_version,
+        concept_map,
+        source: input.text("source")?.map(str::to_owned),
+        target: input.text("target")?.map(str::to_owned),
+        target_system: input.text("targetsystem")?.map(str::to_owned),
+        codings,
+        system_version: input.text("version")?.map(str::to_owned),
+        reverse: input.boolean("reverse")?.unwrap_or(false),
+    };
+    let translation = terminology.translate(&request)?;
+    let mut out = vec![param("result", "Boolean", translation.result)];
+    if let Some(message) = &translation.message {
+        out.push(param("message", "String", message.clone()));
+    }
+    for found in &translation.matches {
+        let mut parts = vec![param("equivalence", "Code", found.equivalence.code())];
+        if let Some(concept) = &found.concept {
+            parts.push(param(
+                "concept",
+                "Coding",
+                coding_json(
+                    concept.system.as_deref(),
+                    &concept.code,
+                    concept.display.as_deref(),
+                ),
+            ));
+        }
+        for product in &found.products {
+            parts.push(part("product", dependency_parts(product)));
+        }
+        parts.push(param("source", "Uri", found.source.clone()));
+        out.push(part("match", parts));
+    }
+    Ok(parameters(out))
+}
+
+fn to_coding(coding: CodingInput) -> medulla_terminology::Coding {
+    medulla_terminology::Coding {
+        system: coding.system,
+        code: coding.code,
+        display: coding.display,
+    }
+}
+
+/// A `product` of a `$translate` match: `element` and `concept`.
+fn dependency_parts(dependency: &MapDependency) -> Vec<Value> {
+    vec![
+        param("element", "Uri", dependency.property.clone()),
+        param(
+            "concept",
+            "Coding",
+            coding_json(
+                dependency.system.as_deref(),
+                &dependency.value,
+                dependency.display.as_deref(),
+            ),
+        ),
+    ]
+}
+
 /// Runs `operation` (without `$`) on `resource_type`, for the resource `instance` when the
 /// operation was called on one.
 pub(crate) fn run(
@@ -877,6 +971,7 @@ pub(crate) fn run(
         ("CodeSystem", "subsumes") => subsumes(terminology, input, instance),
         ("ValueSet", "expand") => expand(terminology, input, instance),
         ("ValueSet", "validate-code") => validate_code_in_value_set(terminology, input, instance),
+        ("ConceptMap", "translate") => translate(terminology, input, instance),
         _ => Err(Error::NotFound(format!(
             "operation ${operation} on {resource_type}"
         ))),
@@ -889,5 +984,6 @@ pub fn is_terminology_operation(resource_type: &str, operation: &str) -> bool {
         (resource_type, operation),
         ("CodeSystem", "lookup" | "validate-code" | "subsumes")
             | ("ValueSet", "expand" | "validate-code")
+            | ("ConceptMap", "translate")
     )
 }

@@ -69,6 +69,10 @@ pub enum TerminologyCommand {
         /// SNOMED CT: the language reference set whose preferred terms become displays.
         #[arg(long)]
         language_refset: Option<u64>,
+        /// LOINC, ICD-10-CM, RxNorm: the version to record (default: from the folder or
+        /// file names).
+        #[arg(long)]
+        release_version: Option<String>,
     },
     /// List the code systems in the terminology file as JSON.
     List {
@@ -80,8 +84,15 @@ pub enum TerminologyCommand {
 /// A code system release format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReleaseKind {
-    /// SNOMED CT RF2 Snapshot.
+    /// SNOMED CT RF2 Snapshot (concepts, descriptions, relationships, language and simple
+    /// refsets).
     Snomed,
+    /// LOINC (LoincTable/Loinc.csv, the part file, the component hierarchy, part links).
+    Loinc,
+    /// ICD-10-CM (the CMS order file `icd10cm_order_YYYY.txt`).
+    Icd10cm,
+    /// RxNorm (RRF: RXNCONSO.RRF, RXNREL.RRF).
+    Rxnorm,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ pub fn run(args: TerminologyArgs) -> anyhow::Result<()> {
             dir,
             edition,
             language_refset,
+            release_version: version,
         } => {
             let terminology = open(&data.data)?;
             match kind {
@@ -38,6 +39,59 @@ pub fn run(args: TerminologyArgs) -> anyhow::Result<()> {
                         "readSeconds": load.read_time.as_secs_f64(),
                         "saveSeconds": load.save_time.map(|time| time.as_secs_f64()),
                     }))
+                }
+                ReleaseKind::Loinc => {
+                    let options = medulla_terminology::loinc::LoincOptions { version };
+                    let load = terminology
+                        .load_loinc(&dir, &options)
+                        .with_context(|| format!("loading LOINC from {}", dir.display()))?;
+                    let stats = &load.stats;
+                    print_load(
+                        &load,
+                        serde_json::json!({
+                            "concepts": stats.concepts,
+                            "inactiveConcepts": stats.inactive_concepts,
+                            "termRows": stats.term_rows,
+                            "partRows": stats.part_rows,
+                            "hierarchyRows": stats.hierarchy_rows,
+                            "parentLinks": stats.parent_links,
+                            "skippedRows": stats.skipped_rows,
+                        }),
+                    )
+                }
+                ReleaseKind::Icd10cm => {
+                    let options = medulla_terminology::icd10cm::Icd10CmOptions { version };
+                    let load = terminology
+                        .load_icd10cm(&dir, &options)
+                        .with_context(|| format!("loading ICD-10-CM from {}", dir.display()))?;
+                    let stats = &load.stats;
+                    print_load(
+                        &load,
+                        serde_json::json!({
+                            "concepts": stats.concepts,
+                            "headerCodes": stats.header_codes,
+                            "billableCodes": stats.billable_codes,
+                            "parentLinks": stats.parent_links,
+                        }),
+                    )
+                }
+                ReleaseKind::Rxnorm => {
+                    let options = medulla_terminology::rxnorm::RxNormOptions { version };
+                    let load = terminology
+                        .load_rxnorm(&dir, &options)
+                        .with_context(|| format!("loading RxNorm from {}", dir.display()))?;
+                    let stats = &load.stats;
+                    print_load(
+                        &load,
+                        serde_json::json!({
+                            "concepts": stats.concepts,
+                            "inactiveConcepts": stats.inactive_concepts,
+                            "strings": stats.conso_rows,
+                            "relationshipRows": stats.relationship_rows,
+                            "relationshipProperties": stats.relationship_properties,
+                            "parentLinks": stats.parent_links,
+                        }),
+                    )
                 }
             }
         }
@@ -67,6 +121,23 @@ fn open(data: &Path) -> anyhow::Result<Terminology> {
             data.join("terminology").display()
         )
     })
+}
+
+/// Prints what a release load did: the code system, its version, timings and `counts`.
+fn print_load<S>(
+    load: &medulla_terminology::ReleaseLoad<S>,
+    counts: serde_json::Value,
+) -> anyhow::Result<()> {
+    let mut summary = serde_json::json!({
+        "system": load.system.url(),
+        "version": load.version,
+        "readSeconds": load.read_time.as_secs_f64(),
+        "saveSeconds": load.save_time.map(|time| time.as_secs_f64()),
+    });
+    if let (Some(summary), serde_json::Value::Object(counts)) = (summary.as_object_mut(), counts) {
+        summary.extend(counts);
+    }
+    print_json(&summary)
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {

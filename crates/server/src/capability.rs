@@ -10,6 +10,7 @@ const TERMINOLOGY_OPERATIONS: &[(&str, &str)] = &[
     ("CodeSystem", "subsumes"),
     ("ValueSet", "expand"),
     ("ValueSet", "validate-code"),
+    ("ConceptMap", "translate"),
 ];
 
 /// Builds the CapabilityStatement for `base_url`.

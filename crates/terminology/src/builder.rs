@@ -104,6 +104,12 @@ impl CodeSystemBuilder {
         &self.info
     }
 
+    /// The metadata, to complete while loading (a version found in the files, property
+    /// definitions named by the rows).
+    pub(crate) fn info_mut(&mut self) -> &mut CodeSystemInfo {
+        &mut self.info
+    }
+
     /// Reserves room for `concepts` more concepts.
     pub fn reserve(&mut self, concepts: usize) {
         self.displays.reserve(concepts);

@@ -347,6 +347,35 @@ impl Database {
         Ok(key)
     }
 
+    /// Deletes the stored code system with this URL and version (`""` for none), in one
+    /// durable transaction. Returns whether there was one.
+    pub(crate) fn delete(&mut self, url: &str, version: &str) -> Result<bool, Error> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::database("begin deleting a code system"))?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT key FROM code_systems WHERE url = ?1 AND version = ?2",
+                params![url, version],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(Error::database("find the code system to delete"))?;
+        let Some(key) = existing else {
+            return Ok(false);
+        };
+        for table in PER_SYSTEM_TABLES {
+            tx.execute(&format!("DELETE FROM {table} WHERE system = ?1"), [key])
+                .map_err(Error::database("delete a code system"))?;
+        }
+        tx.execute("DELETE FROM code_systems WHERE key = ?1", [key])
+            .map_err(Error::database("delete a code system"))?;
+        tx.commit()
+            .map_err(Error::database("commit deleting a code system"))?;
+        Ok(true)
+    }
+
     /// Reads stored code system `key` back and builds its indexes.
     pub(crate) fn read(&self, key: i64, info: CodeSystemInfo) -> Result<CodeSystem, Error> {
         let url = info.url.clone();

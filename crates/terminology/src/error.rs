@@ -6,8 +6,9 @@ use std::path::PathBuf;
 ///
 /// Unknown things (`UnknownCodeSystem`, `UnknownCode`, `UnknownValueSet`) are the caller's
 /// mistake and map to 404-style OperationOutcomes; definitions that cannot be used
-/// (`InvalidCodeSystem`, `InvalidValueSet`, `InvalidFilter`) to 400/422; release files that
-/// cannot be read (`Rf2*`, `Io`) and database failures to the loader's caller.
+/// (`InvalidCodeSystem`, `InvalidValueSet`, `InvalidFilter`, `InvalidConceptMap`) to 400/422;
+/// release files that cannot be read (`Rf2*`, `Release*`, `Io`) and database failures to the
+/// loader's caller.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -150,6 +151,60 @@ pub enum Error {
         /// What is wrong with the row.
         reason: String,
     },
+    /// A required file of a LOINC, ICD-10-CM or RxNorm release is not in the folder.
+    #[error("no {kind} file ({expected}) under {dir}")]
+    ReleaseMissingFile {
+        /// The folder searched.
+        dir: PathBuf,
+        /// Which file: `Loinc.csv`, `order`, `RXNCONSO`.
+        kind: &'static str,
+        /// Where it was looked for, or the name pattern.
+        expected: String,
+    },
+    /// More than one file in a release folder matches a file that must be unique.
+    #[error("more than one {kind} file under {dir}: {files}")]
+    ReleaseAmbiguousFile {
+        /// The folder searched.
+        dir: PathBuf,
+        /// Which file.
+        kind: &'static str,
+        /// The candidates, comma-separated.
+        files: String,
+    },
+    /// A row of a LOINC, ICD-10-CM or RxNorm release file cannot be read (line 1 for a
+    /// header that lacks a column).
+    #[error("{file}:{line}: {reason}")]
+    ReleaseLine {
+        /// The file.
+        file: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// What is wrong with the row.
+        reason: String,
+    },
+    /// No concept map with this URL (and version, if one was given) is known.
+    #[error("unknown concept map '{url}'")]
+    UnknownConceptMap {
+        /// The canonical URL asked for, with `|version` if one was given.
+        url: String,
+    },
+    /// A ConceptMap resource cannot be used (not a ConceptMap, no `url`, an element of the
+    /// wrong type, an unknown equivalence or unmapped mode), or its `unmapped` `other-map`
+    /// references chain deeper than the limit.
+    #[error("invalid concept map '{url}': {reason}")]
+    InvalidConceptMap {
+        /// The concept map's URL (empty if it has none).
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `$translate` request that cannot be answered as asked (no code, no concept map to
+    /// use).
+    #[error("invalid $translate request: {reason}")]
+    InvalidTranslateRequest {
+        /// What is missing or contradictory.
+        reason: String,
+    },
     /// ECL text that does not parse.
     #[error("invalid ECL '{expression}' at character {position}: {reason}")]
     InvalidEcl {
@@ -218,7 +273,7 @@ pub enum Error {
 
 impl Error {
     /// Whether the error says something asked for does not exist (code system, version, code,
-    /// value set): the 404-style class of FHIR terminology errors.
+    /// value set, concept map): the 404-style class of FHIR terminology errors.
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
@@ -226,6 +281,7 @@ impl Error {
                 | Error::UnknownCodeSystemVersion { .. }
                 | Error::UnknownCode { .. }
                 | Error::UnknownValueSet { .. }
+                | Error::UnknownConceptMap { .. }
         )
     }
 

@@ -16,6 +16,7 @@ use crate::compiled::{CompiledValueSet, compile};
 use crate::database::Database;
 use crate::definitions::CodeSystemInfo;
 use crate::snomed::{self, Rf2Stats, SnomedOptions};
+use crate::translate::ConceptMapRegistry;
 use crate::value_set::{Compose, ConceptSet, Filter, FilterOperator, ValueSet, split_canonical};
 
 /// `900000000000455006 |Reference set|`, the parent of every reference set concept.
@@ -43,6 +44,8 @@ pub struct Terminology {
     compiled: RwLock<HashMap<String, Arc<CompiledValueSet>, FastBuildHasher>>,
     /// Bumped whenever content changes, so a compile that raced a change is not cached.
     generation: AtomicU64,
+    /// Concept maps added (see [`crate::translate`]).
+    pub(crate) concept_maps: ConceptMapRegistry,
 }
 
 #[derive(Debug, Default)]
@@ -97,6 +100,7 @@ impl Terminology {
             registry: RwLock::new(Registry::default()),
             compiled: RwLock::new(HashMap::default()),
             generation: AtomicU64::new(0),
+            concept_maps: ConceptMapRegistry::default(),
         }
     }
 
@@ -126,6 +130,7 @@ impl Terminology {
             registry: RwLock::new(registry),
             compiled: RwLock::new(HashMap::default()),
             generation: AtomicU64::new(0),
+            concept_maps: ConceptMapRegistry::default(),
         })
     }
 
@@ -172,6 +177,72 @@ impl Terminology {
             entries.push(Arc::new(value_set));
         }
         self.content_changed();
+    }
+
+    /// Removes the code system with this URL and version (`None`: the one without a version)
+    /// from the service and, if it is stored there, from the terminology file. Returns whether
+    /// there was one. Built-in code systems cannot be removed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] if the file cannot be changed; the code system is then still there.
+    pub fn remove_code_system(&self, url: &str, version: Option<&str>) -> Result<bool, Error> {
+        if let Some(database) = &self.database {
+            database
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .delete(url, version.unwrap_or(""))?;
+        }
+        let removed = {
+            let mut registry = self
+                .registry
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let Some(entries) = registry.code_systems.get_mut(url) else {
+                return Ok(false);
+            };
+            let before = entries.len();
+            entries.retain(|known| known.version() != version);
+            let removed = entries.len() != before;
+            if entries.is_empty() {
+                registry.code_systems.remove(url);
+            }
+            removed
+        };
+        if removed {
+            self.content_changed();
+        }
+        Ok(removed)
+    }
+
+    /// Removes the value set added with this URL and version (`None`: the one without a
+    /// version). Returns whether there was one. Built-in value sets cannot be removed.
+    pub fn remove_value_set(&self, url: &str, version: Option<&str>) -> bool {
+        let removed = {
+            let mut registry = self
+                .registry
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let Some(entries) = registry.value_sets.get_mut(url) else {
+                return false;
+            };
+            let before = entries.len();
+            entries.retain(|known| known.version.as_deref() != version);
+            let removed = entries.len() != before;
+            if entries.is_empty() {
+                registry.value_sets.remove(url);
+            }
+            removed
+        };
+        if removed {
+            self.content_changed();
+        }
+        removed
+    }
+
+    /// Whether the service keeps loaded code systems in a terminology file.
+    pub(crate) fn has_database(&self) -> bool {
+        self.database.is_some()
     }
 
     /// Reads a SNOMED CT RF2 Snapshot release from `dir` ([`snomed::read_snapshot`]), writes
@@ -507,30 +578,6 @@ impl Terminology {
             let removed = entries.len() != before;
             if entries.is_empty() {
                 registry.code_systems.remove(url);
-            }
-            removed
-        };
-        if removed {
-            self.content_changed();
-        }
-        removed
-    }
-
-    /// Removes the value set `url` in `version` that was added. True if one was.
-    pub fn remove_value_set(&self, url: &str, version: Option<&str>) -> bool {
-        let removed = {
-            let mut registry = self
-                .registry
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            let Some(entries) = registry.value_sets.get_mut(url) else {
-                return false;
-            };
-            let before = entries.len();
-            entries.retain(|known| known.version.as_deref() != version);
-            let removed = entries.len() != before;
-            if entries.is_empty() {
-                registry.value_sets.remove(url);
             }
             removed
         };
