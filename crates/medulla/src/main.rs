@@ -108,8 +108,28 @@ fn fhirpath(args: cli::FhirpathArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let result = medulla_fhirpath::evaluate_to_json(&args.expression, input.as_ref(), args.typed)
+    // `memberOf()` and `%vs-…` answer from the built-in FHIR terminology.
+    let terminology = medulla_terminology::Terminology::in_memory();
+    let hook = medulla_validation::TerminologyHook::new(&terminology);
+    let path = medulla_fhirpath::FhirPath::compile_with(
+        &args.expression,
+        medulla_fhirpath::Options::strict(),
+    )
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let environment = medulla_fhirpath::Environment::new().with_terminology(&hook);
+    let result = path
+        .evaluate(input.as_ref(), &environment)
         .map_err(|error| anyhow::anyhow!("{error}"))?;
-    println!("{result}");
+    let values: Vec<serde_json::Value> = result
+        .iter()
+        .map(|value| {
+            if args.typed {
+                value.to_typed_json()
+            } else {
+                value.to_json()
+            }
+        })
+        .collect();
+    println!("{}", serde_json::Value::Array(values));
     Ok(())
 }

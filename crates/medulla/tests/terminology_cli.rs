@@ -29,7 +29,12 @@ fn run(args: &[&str], data: &Path) -> (i32, String, String) {
 fn load(kind: &str, folder: &str, data: &Path) -> serde_json::Value {
     let folder = fixture(folder);
     let (code, out, err) = run(
-        &["terminology", "load", kind, folder.to_str().expect("utf-8 path")],
+        &[
+            "terminology",
+            "load",
+            kind,
+            folder.to_str().expect("utf-8 path"),
+        ],
         data,
     );
     assert_eq!(code, 0, "{kind}: {err}");
@@ -50,7 +55,10 @@ fn releases_load_list_and_fail_clearly() {
     assert_eq!(icd["system"], "http://hl7.org/fhir/sid/icd-10-cm");
     assert!(icd["headerCodes"].as_u64().expect("count") > 0, "{icd}");
     let rxnorm = load("rxnorm", "rxnorm/RxNorm_full_01022024", data);
-    assert_eq!(rxnorm["system"], "http://www.nlm.nih.gov/research/umls/rxnorm");
+    assert_eq!(
+        rxnorm["system"],
+        "http://www.nlm.nih.gov/research/umls/rxnorm"
+    );
 
     let (code, out, err) = run(&["terminology", "list"], data);
     assert_eq!(code, 0, "{err}");
@@ -88,4 +96,34 @@ fn releases_load_list_and_fail_clearly() {
     let (code, _, err) = run(&["terminology", "load", "snomed", "/no/such/folder"], data);
     assert_ne!(code, 0);
     assert!(err.contains("/no/such/folder"), "{err}");
+}
+
+#[test]
+fn fhirpath_member_of_answers_from_the_builtin_terminology() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let patient = dir.path().join("patient.json");
+    std::fs::write(&patient, r#"{"resourceType":"Patient","gender":"female"}"#).expect("write");
+    let evaluate = |expression: &str| {
+        let output = medulla()
+            .args(["fhirpath", "--input"])
+            .arg(&patient)
+            .arg(expression)
+            .output()
+            .expect("medulla runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        evaluate("Patient.gender.memberOf('http://hl7.org/fhir/ValueSet/administrative-gender')"),
+        "[true]"
+    );
+    assert_eq!(
+        evaluate("Patient.gender.memberOf(%`vs-marital-status`)"),
+        "[false]"
+    );
+    // An unknown value set: no answer, not false.
+    assert_eq!(
+        evaluate("Patient.gender.memberOf('http://example.org/ValueSet/none')"),
+        "[]"
+    );
 }

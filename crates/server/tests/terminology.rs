@@ -433,3 +433,95 @@ fn capability_statement_lists_the_terminology_operations() {
         .collect();
     assert_eq!(names, ["expand", "validate-code"]);
 }
+
+/// The `match` parts of a `$translate` answer, as (equivalence, system, code, source).
+fn matches(parameters: &Value) -> Vec<(String, String, String, String)> {
+    parameters["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "match")
+        .map(|p| {
+            let parts = p["part"].as_array().unwrap();
+            let find = |name: &str| parts.iter().find(|x| x["name"] == name).unwrap();
+            let concept = &find("concept")["valueCoding"];
+            (
+                find("equivalence")["valueCode"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                concept["system"].as_str().unwrap().to_owned(),
+                concept["code"].as_str().unwrap().to_owned(),
+                find("source")["valueUri"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn translate_with_builtin_and_stored_concept_maps() {
+    let server = Server::start();
+    let v2_sex = "http://terminology.hl7.org/CodeSystem/v2-0001";
+    let builtin = "http://hl7.org/fhir/ConceptMap/cm-administrative-gender-v2";
+    let answer = server
+        .get(&format!(
+            "ConceptMap/$translate?url={builtin}&system={GENDER_CS}&code=other"
+        ))
+        .json();
+    assert_eq!(output(&answer, "result").unwrap(), true, "{answer}");
+    let found = matches(&answer);
+    assert_eq!(found.len(), 2, "{answer}");
+    assert!(found.iter().all(|(equivalence, system, _, source)| {
+        equivalence == "wider" && system == v2_sex && source == builtin
+    }));
+    // Reverse: from the v2 code back to FHIR's.
+    let reverse = server
+        .get(&format!(
+            "ConceptMap/$translate?url={builtin}&system={v2_sex}&code=F&reverse=true"
+        ))
+        .json();
+    assert_eq!(matches(&reverse)[0].2, "female", "{reverse}");
+
+    // A stored map, found by its target system without naming it, then changed and deleted.
+    let map = server.create(&json!({
+        "resourceType": "ConceptMap", "url": "http://example.org/cm/local-labs", "status": "active",
+        "group": [{
+            "source": "http://example.org/labs", "target": "http://loinc.org",
+            "element": [{"code": "GLU", "display": "Glucose", "target": [
+                {"code": "2345-7", "display": "Glucose [Mass/volume] in Serum or Plasma", "equivalence": "equivalent"}
+            ]}],
+            "unmapped": {"mode": "provided"}
+        }]
+    }));
+    let posted = server
+        .request(reqwest::Method::POST, "ConceptMap/$translate")
+        .json(&json!({"resourceType": "Parameters", "parameter": [
+            {"name": "coding", "valueCoding": {"system": "http://example.org/labs", "code": "GLU"}},
+            {"name": "targetsystem", "valueUri": "http://loinc.org"}
+        ]}))
+        .send();
+    assert_eq!(posted.status, 200, "{}", posted.text());
+    let posted = posted.json();
+    assert_eq!(
+        matches(&posted),
+        [(
+            "equivalent".to_owned(),
+            "http://loinc.org".to_owned(),
+            "2345-7".to_owned(),
+            "http://example.org/cm/local-labs".to_owned()
+        )]
+    );
+    let instance = server
+        .get(&format!(
+            "ConceptMap/{}/$translate?system=http://example.org/labs&code=NA",
+            map["id"].as_str().unwrap()
+        ))
+        .json();
+    // Unmapped mode `provided`: the code itself comes back.
+    assert_eq!(matches(&instance)[0].2, "NA", "{instance}");
+    server.delete(&format!("ConceptMap/{}", map["id"].as_str().unwrap()));
+    let gone = server.get("ConceptMap/$translate?url=http://example.org/cm/local-labs&system=http://example.org/labs&code=GLU");
+    assert_eq!(gone.status, 404, "{}", gone.text());
+    let no_code = server.get(&format!("ConceptMap/$translate?url={builtin}"));
+    assert_eq!(no_code.status, 400);
+}

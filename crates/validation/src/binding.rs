@@ -65,9 +65,18 @@ pub(crate) fn code_in_value_set(
     membership
 }
 
-/// FHIRPath's `memberOf()` through the terminology service.
-pub(crate) struct TerminologyHook<'t> {
+/// FHIRPath's `memberOf()` through the terminology service: plug it into an evaluation with
+/// `Environment::with_terminology`. A value set or code system the service does not know
+/// makes the answer empty (unknown), not false.
+pub struct TerminologyHook<'t> {
     pub(crate) terminology: &'t Terminology,
+}
+
+impl<'t> TerminologyHook<'t> {
+    /// The hook over `terminology`.
+    pub fn new(terminology: &'t Terminology) -> TerminologyHook<'t> {
+        TerminologyHook { terminology }
+    }
 }
 
 impl TerminologyService for TerminologyHook<'_> {

@@ -57,6 +57,7 @@ mod structure;
 mod structures;
 mod validator;
 
+pub use binding::TerminologyHook;
 pub use constraint::Constraint;
 pub use error::Error;
 pub use outcome::{Issue, IssueType, Outcome, Severity};
