@@ -255,7 +255,9 @@ impl Imports {
                     ));
                     continue;
                 }
-                if let Err(error) = resource::check_body(resource_type, &value, None) {
+                if let Err(error) = resource::check_body(resource_type, &value, None)
+                    .and_then(|()| self.engine.check_policy(&value))
+                {
                     note(format!("{location}: {error}"));
                     continue;
                 }

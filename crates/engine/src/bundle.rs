@@ -165,6 +165,13 @@ impl Entry {
     }
 }
 
+/// Whether a Bundle writes definitions the engine reads into its services.
+fn touches_definitions(entries: &[Entry]) -> bool {
+    entries
+        .iter()
+        .any(|entry| crate::definitions::is_definition_type(&entry.resource_type))
+}
+
 fn entry_error(index: usize, message: impl Into<String>) -> Error {
     Error::invalid(Some(&format!("Bundle.entry[{index}]")), message)
 }
@@ -384,9 +391,10 @@ impl Engine {
         match kind {
             BundleKind::Transaction => {
                 let entries = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
+                let touches = touches_definitions(&entries);
                 let engine = self.clone();
                 let responses = self
-                    .run(move |tx| engine.run_transaction(tx, entries))
+                    .run(touches, move |tx| engine.run_transaction(tx, entries))
                     .await?;
                 Ok(BundleResponse {
                     kind,
@@ -418,9 +426,10 @@ impl Engine {
             ));
         }
         let entries = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let touches = touches_definitions(&entries);
         let engine = self.clone();
         let mut hooks = hooks;
-        self.run(move |tx| {
+        self.run(touches, move |tx| {
             if !hooks.before(tx)? {
                 return Ok((None, hooks));
             }
@@ -475,6 +484,24 @@ impl Engine {
             .map(|(index, entry)| parse_entry(&base_url, index, entry))
             .collect();
         let mut parsed = parsed;
+        // The write-time validation policy, entry by entry, before anything is written.
+        for slot in parsed.iter_mut() {
+            let checked = match slot {
+                Ok(entry) => match (entry.verb, &entry.resource) {
+                    (Verb::Post | Verb::Put, Some(resource)) => self
+                        .check_policy(resource)
+                        .map_err(|error| (entry.index, error)),
+                    _ => Ok(()),
+                },
+                Err(_) => Ok(()),
+            };
+            if let Err((index, error)) = checked {
+                *slot = Err(Error::TransactionEntry {
+                    index,
+                    source: Box::new(error),
+                });
+            }
+        }
         let custom = self.custom();
         let placeholders: HashMap<String, String> = parsed
             .iter()
@@ -513,8 +540,9 @@ impl Engine {
                 let entry = entry?;
                 let index = entry.index;
                 let worker = engine.clone();
+                let touches = crate::definitions::is_definition_type(&entry.resource_type);
                 engine
-                    .run(move |tx| {
+                    .run(touches, move |tx| {
                         let mut ids = HashMap::new();
                         worker.run_entry(tx, entry, &mut ids, None)
                     })
@@ -765,6 +793,7 @@ impl Engine {
                     entry.if_match,
                     &self.options.base_url,
                     &self.custom(),
+                    &|document| self.check_policy(document),
                 )?))
             }
             (Verb::Delete, Target::Instance(id)) => {

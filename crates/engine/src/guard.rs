@@ -304,20 +304,32 @@ impl Guarded {
         })
     }
 
-    /// A terminology operation (`$lookup`, `$validate-code`, `$subsumes` on CodeSystem;
+    /// An operation on a type or an instance: `$validate` (any type), or a terminology
+    /// operation (`$lookup`, `$validate-code`, `$subsumes` on CodeSystem;
     /// `$expand`, `$validate-code` on ValueSet; `$translate` on ConceptMap) on the type, or on the resource `id` (whose
     /// `url` names the code system or value set). Needs read access to the type.
     ///
     /// # Errors
     /// 403 without read access; 404 for an unknown operation, resource, code system or value
     /// set; 400 for missing or malformed parameters.
-    pub fn terminology_operation(
+    pub fn operation(
         &self,
         resource_type: &str,
         id: Option<&str>,
         operation: &str,
         input: &crate::OperationInput,
     ) -> Result<Value, Error> {
+        if operation == "validate" {
+            resource::check_type(resource_type)?;
+            self.require(resource_type, Permission::Read)?;
+            let stored = match id {
+                Some(id) => Some(self.read_json(resource_type, id)?),
+                None => None,
+            };
+            return self
+                .engine
+                .validate_operation(resource_type, id, stored, input);
+        }
         if !crate::is_terminology_operation(resource_type, operation) {
             return Err(Error::NotFound(format!(
                 "operation ${operation} on {resource_type}"
@@ -325,13 +337,7 @@ impl Guarded {
         }
         self.require(resource_type, Permission::Read)?;
         let instance = match id {
-            Some(id) => {
-                let stored = self.read(resource_type, id)?;
-                let body = stored.body.as_deref().unwrap_or_default();
-                Some(serde_json::from_slice::<Value>(body).map_err(|error| {
-                    Error::invalid(None, format!("{resource_type}/{id} is not JSON: {error}"))
-                })?)
-            }
+            Some(id) => Some(self.read_json(resource_type, id)?),
             None => None,
         };
         let terminology = self.engine.terminology()?;
@@ -342,6 +348,15 @@ impl Guarded {
             input,
             instance.as_ref(),
         )
+    }
+
+    /// [`Guarded::read`], parsed.
+    fn read_json(&self, resource_type: &str, id: &str) -> Result<Value, Error> {
+        let stored = self.read(resource_type, id)?;
+        let body = stored.body.as_deref().unwrap_or_default();
+        serde_json::from_slice::<Value>(body).map_err(|error| {
+            Error::invalid(None, format!("{resource_type}/{id} is not JSON: {error}"))
+        })
     }
 
     /// Read (`GET /Type/id`): 403 without a read scope for the type, 404 outside the limits.

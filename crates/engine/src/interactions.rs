@@ -361,7 +361,12 @@ pub(crate) fn conditional_update(
     }
 }
 
-/// Applies a JSON Patch to the current version and stores the result.
+/// Applies a JSON Patch to the current version and stores the result, if `policy` (the
+/// write-time validation) accepts it.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the interaction's inputs, each used once; a struct would only name them again"
+)]
 pub(crate) fn patch(
     tx: &mut dyn WriteTx,
     resource_type: &str,
@@ -370,6 +375,7 @@ pub(crate) fn patch(
     if_match: Option<u64>,
     base_url: &str,
     custom: &medulla_search::CustomParams,
+    policy: &dyn Fn(&Value) -> Result<(), Error>,
 ) -> Result<Written, Error> {
     let current = tx.current(resource_type, id)?;
     check_if_match(resource_type, id, current.as_ref(), if_match)?;
@@ -386,6 +392,7 @@ pub(crate) fn patch(
         Error::Invalid(problems) => Error::Unprocessable(problems),
         other => other,
     })?;
+    policy(&document)?;
     let stored = store_version(
         tx,
         resource_type,

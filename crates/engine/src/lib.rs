@@ -29,6 +29,7 @@
 mod bundle;
 mod compartment;
 mod consent;
+mod definitions;
 mod dispose;
 mod error;
 mod guard;
@@ -42,8 +43,8 @@ mod render;
 pub mod resource;
 mod searching;
 mod shape;
-mod terminology;
 mod terminology_ops;
+mod validation;
 
 pub use bundle::{BundleKind, BundleResponse, EntryResponse, TransactionHooks};
 pub use error::{Error, Problem};
@@ -58,6 +59,7 @@ pub use reindex::{ReindexState, ReindexStatus};
 pub use render::{EntryParts, bundle as render_bundle};
 pub use shape::Shape;
 pub use terminology_ops::{OperationInput, is_terminology_operation};
+pub use validation::{ValidationLevel, ValidationPolicy};
 
 use medulla_store::{HistoryQuery, HistoryScope, Store, StoredResource};
 use serde_json::{Value, json};
@@ -79,6 +81,8 @@ pub struct EngineOptions {
     /// Compute search-index rows on writes (always, except to measure write amplification:
     /// resources written without rows are invisible to search).
     pub indexing: bool,
+    /// How resources are validated before they are written.
+    pub validation: ValidationPolicy,
 }
 
 impl Default for EngineOptions {
@@ -89,6 +93,7 @@ impl Default for EngineOptions {
             max_conditional_delete: 1000,
             cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
             indexing: true,
+            validation: ValidationPolicy::default(),
         }
     }
 }
@@ -104,8 +109,8 @@ pub struct Engine {
     jobs: reindex::Jobs,
     /// Deny rules of active Consent resources.
     consents: consent::Consents,
-    /// Code systems and value sets: loaded releases, built-in content and stored definitions.
-    terminology: Arc<terminology::TerminologyState>,
+    /// The terminology service and the validator, with the definitions stored as resources.
+    definitions: Arc<definitions::Definitions>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -121,7 +126,7 @@ impl Engine {
     pub fn new(store: Arc<dyn Store>, options: EngineOptions) -> Engine {
         // The indexer writes no rows for derived parameters; the store must expand them.
         store.set_param_aliases(medulla_search::param_aliases().clone());
-        let terminology = Arc::new(terminology::TerminologyState::new(
+        let definitions = Arc::new(definitions::Definitions::new(
             Arc::new(medulla_terminology::Terminology::in_memory()),
             Arc::clone(&store),
         ));
@@ -131,7 +136,7 @@ impl Engine {
             custom: Arc::default(),
             jobs: reindex::Jobs::default(),
             consents: consent::Consents::default(),
-            terminology,
+            definitions,
         }
     }
 
@@ -141,7 +146,7 @@ impl Engine {
         mut self,
         terminology: Arc<medulla_terminology::Terminology>,
     ) -> Engine {
-        self.terminology = Arc::new(terminology::TerminologyState::new(
+        self.definitions = Arc::new(definitions::Definitions::new(
             terminology,
             Arc::clone(&self.store),
         ));
@@ -154,7 +159,7 @@ impl Engine {
     /// # Errors
     /// When the store cannot be read.
     pub fn terminology(&self) -> Result<Arc<medulla_terminology::Terminology>, Error> {
-        self.terminology.current().cloned()
+        self.definitions.current().cloned()
     }
 
     /// The store underneath.
@@ -167,14 +172,18 @@ impl Engine {
         &self.options
     }
 
-    async fn run<R, F>(&self, work: F) -> Result<R, Error>
+    /// Runs `work` as one write job. `touches_definitions` says whether it writes resources of
+    /// a definition type (CodeSystem, ValueSet, ConceptMap, StructureDefinition), which the
+    /// terminology service and the validator then read again before their next use.
+    async fn run<R, F>(&self, touches_definitions: bool, work: F) -> Result<R, Error>
     where
         F: FnOnce(&mut dyn medulla_store::WriteTx) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
     {
         let result = medulla_store::write(self.store.as_ref(), work).wait().await;
-        // Whatever was written may be a definition the terminology service must pick up.
-        self.terminology.invalidate();
+        if touches_definitions {
+            self.definitions.invalidate();
+        }
         result
     }
 
@@ -190,14 +199,18 @@ impl Engine {
     ) -> Result<Written, Error> {
         resource::check_type(resource_type)?;
         resource::check_body(resource_type, &body, None)?;
+        self.check_policy(&body)?;
         let resource_type = resource_type.to_owned();
         let body = Prepared::new(body, &self.options.base_url, &self.custom());
-        self.run(move |tx| match if_none_exist {
-            Some(criteria) => {
-                interactions::create_if_none_exist(tx, &resource_type, body, &criteria)
-            }
-            None => interactions::create(tx, &resource_type, body, None),
-        })
+        self.run(
+            definitions::is_definition_type(&resource_type),
+            move |tx| match if_none_exist {
+                Some(criteria) => {
+                    interactions::create_if_none_exist(tx, &resource_type, body, &criteria)
+                }
+                None => interactions::create(tx, &resource_type, body, None),
+            },
+        )
         .await
     }
 
@@ -215,9 +228,10 @@ impl Engine {
         resource::check_type(resource_type)?;
         resource::check_id(id)?;
         resource::check_body(resource_type, &body, Some(id))?;
+        self.check_policy(&body)?;
         let (resource_type, id) = (resource_type.to_owned(), id.to_owned());
         let body = Prepared::new(body, &self.options.base_url, &self.custom());
-        self.run(move |tx| {
+        self.run(definitions::is_definition_type(&resource_type), move |tx| {
             interactions::update(
                 tx,
                 &resource_type,
@@ -243,9 +257,10 @@ impl Engine {
     ) -> Result<Written, Error> {
         resource::check_type(resource_type)?;
         resource::check_body(resource_type, &body, None)?;
+        self.check_policy(&body)?;
         let (resource_type, criteria) = (resource_type.to_owned(), criteria.to_owned());
         let body = Prepared::new(body, &self.options.base_url, &self.custom());
-        self.run(move |tx| {
+        self.run(definitions::is_definition_type(&resource_type), move |tx| {
             interactions::conditional_update(tx, &resource_type, &criteria, body, if_match)
         })
         .await
@@ -273,7 +288,11 @@ impl Engine {
         let base_url = self.options.base_url.clone();
         let custom = self.custom();
         let resource_type = resource_type.to_owned();
-        self.run(move |tx| {
+        // The patched resource is validated inside the write job, with definitions read here.
+        let validator = self.policy_validator()?;
+        let engine = self.clone();
+        self.run(definitions::is_definition_type(&resource_type), move |tx| {
+            let policy = |document: &Value| engine.check_policy_with(&validator, document);
             let id = match target {
                 PatchTarget::Id(id) => {
                     resource::check_id(&id)?;
@@ -292,7 +311,16 @@ impl Engine {
                     }
                 }
             };
-            interactions::patch(tx, &resource_type, &id, &operations, if_match, &base_url, &custom)
+            interactions::patch(
+                tx,
+                &resource_type,
+                &id,
+                &operations,
+                if_match,
+                &base_url,
+                &custom,
+                &policy,
+            )
         })
         .await
     }
@@ -309,8 +337,10 @@ impl Engine {
         resource::check_type(resource_type)?;
         resource::check_id(id)?;
         let (resource_type, id) = (resource_type.to_owned(), id.to_owned());
-        self.run(move |tx| interactions::delete(tx, &resource_type, &id))
-            .await
+        self.run(definitions::is_definition_type(&resource_type), move |tx| {
+            interactions::delete(tx, &resource_type, &id)
+        })
+        .await
     }
 
     /// Conditional delete (`DELETE /Type?criteria`); returns the tombstones written.
@@ -328,7 +358,7 @@ impl Engine {
             self.options.allow_multiple_delete,
             self.options.max_conditional_delete,
         );
-        self.run(move |tx| {
+        self.run(definitions::is_definition_type(&resource_type), move |tx| {
             interactions::conditional_delete(tx, &resource_type, &criteria, multiple, max)
         })
         .await
@@ -354,7 +384,14 @@ impl Engine {
                 }
             })
             .collect();
-        self.run(move |tx| {
+        let touches_definitions = resources.iter().any(|prepared| {
+            prepared
+                .body
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .is_some_and(definitions::is_definition_type)
+        });
+        self.run(touches_definitions, move |tx| {
             let count = resources.len();
             for body in resources {
                 let resource_type = body

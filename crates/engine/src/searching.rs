@@ -65,7 +65,7 @@ impl Engine {
             base_url: &self.options.base_url,
             handling,
             cursor_key: &self.options.cursor_key,
-            code_sets: Some(self.terminology.as_ref()),
+            code_sets: Some(self.definitions.as_ref()),
         }
     }
 

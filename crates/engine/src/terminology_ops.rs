@@ -51,6 +51,20 @@ impl OperationInput {
         }
     }
 
+    /// Parameters from a request body: a Parameters resource, or any other resource, which
+    /// becomes the parameter `resource` (`POST /Patient/$validate` with the Patient as body).
+    ///
+    /// # Errors
+    /// As [`OperationInput::from_parameters`].
+    pub fn from_body(body: Value, query: &[(String, String)]) -> Result<OperationInput, Error> {
+        if body.get("resourceType").and_then(Value::as_str) == Some("Parameters") {
+            return OperationInput::from_parameters(&body, query);
+        }
+        let mut input = OperationInput::from_query(query);
+        input.params.push(("resource".to_owned(), body));
+        Ok(input)
+    }
+
     /// Parameters from a Parameters resource (the body of `POST /ValueSet/$expand`), with the
     /// query string's pairs added (R4 allows both).
     ///
@@ -106,7 +120,7 @@ impl OperationInput {
             .map(|(_, value)| value)
     }
 
-    fn all(&self, name: &str) -> impl Iterator<Item = &Value> {
+    pub(crate) fn all(&self, name: &str) -> impl Iterator<Item = &Value> {
         self.params
             .iter()
             .filter(move |(known, _)| known == name)
@@ -114,7 +128,7 @@ impl OperationInput {
     }
 
     /// A primitive parameter as text (`valueString`, `valueCode`, `valueUri` … or a query value).
-    fn text(&self, name: &str) -> Result<Option<&str>, Error> {
+    pub(crate) fn text(&self, name: &str) -> Result<Option<&str>, Error> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::String(text)) => Ok(Some(text.as_str())),
@@ -153,7 +167,7 @@ impl OperationInput {
         })
     }
 
-    fn resource(&self, name: &str) -> Result<Option<&Value>, Error> {
+    pub(crate) fn resource(&self, name: &str) -> Result<Option<&Value>, Error> {
         match self.get(name) {
             None => Ok(None),
             Some(value @ Value::Object(_)) => Ok(Some(value)),

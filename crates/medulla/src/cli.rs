@@ -300,6 +300,55 @@ pub struct DataArgs {
     pub data: PathBuf,
 }
 
+/// The write-time validation policy.
+#[derive(Debug, Clone, Args)]
+pub struct ValidationArgs {
+    /// How resources are validated before they are written: off (structure only), base (the
+    /// R4 base definitions; errors refuse the write) or profiles (also the profiles a resource
+    /// declares and those --require-profile names).
+    #[arg(
+        long = "validate",
+        env = "MEDULLA_VALIDATE",
+        default_value = "base",
+        value_name = "LEVEL"
+    )]
+    pub level: String,
+    /// The level for one resource type, as TYPE=LEVEL (repeat for several types).
+    #[arg(long = "validate-type", value_name = "TYPE=LEVEL")]
+    pub by_type: Vec<String>,
+    /// A profile every resource of a type must conform to under level profiles, as
+    /// TYPE=CANONICAL-URL (repeat for several).
+    #[arg(long = "require-profile", value_name = "TYPE=URL")]
+    pub required_profiles: Vec<String>,
+}
+
+impl ValidationArgs {
+    /// The policy these options describe.
+    ///
+    /// # Errors
+    /// A message naming the malformed option.
+    pub fn policy(&self) -> anyhow::Result<medulla_engine::ValidationPolicy> {
+        let mut policy = medulla_engine::ValidationPolicy {
+            default: self
+                .level
+                .parse()
+                .map_err(|message: String| anyhow::anyhow!("--validate: {message}"))?,
+            ..Default::default()
+        };
+        for rule in &self.by_type {
+            policy
+                .add_type_rule(rule)
+                .map_err(|message| anyhow::anyhow!("--validate-type: {message}"))?;
+        }
+        for rule in &self.required_profiles {
+            policy
+                .add_required_profile(rule)
+                .map_err(|message| anyhow::anyhow!("--require-profile: {message}"))?;
+        }
+        Ok(policy)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -332,6 +381,8 @@ pub struct ServeArgs {
     /// Let a conditional delete remove every match (otherwise several matches answer 412).
     #[arg(long, env = "MEDULLA_ALLOW_MULTIPLE_DELETE")]
     pub allow_multiple_delete: bool,
+    #[command(flatten)]
+    pub validation: ValidationArgs,
     /// Also receive HL7 v2 messages over MLLP on this address (loopback only), e.g.
     /// 127.0.0.1:2575.
     #[arg(long, env = "MEDULLA_MLLP")]
@@ -370,6 +421,8 @@ pub struct ServeArgs {
 pub struct ImportArgs {
     #[command(flatten)]
     pub data: DataArgs,
+    #[command(flatten)]
+    pub validation: ValidationArgs,
     /// Files or folders: Bundles (.json) and NDJSON (.ndjson); folders are read recursively.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,

@@ -141,6 +141,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         store.clone(),
         medulla_engine::EngineOptions {
             indexing: !args.no_index,
+            validation: args.validation.policy()?,
             ..Default::default()
         },
     );
@@ -395,7 +396,7 @@ async fn import_bundle(
                 .unwrap_or_default();
             let mut checked = Vec::with_capacity(resources.len());
             for (n, resource) in resources.into_iter().enumerate() {
-                match medulla_engine::check_resource(&resource) {
+                match context.engine.check_for_write(&resource) {
                     Ok(()) => checked.push(resource),
                     Err(error) => {
                         if context.abort {
@@ -421,7 +422,7 @@ async fn import_bundle(
             }
         }
         _ => {
-            medulla_engine::check_resource(&value)?;
+            context.engine.check_for_write(&value)?;
             let engine = context.engine.clone();
             spawn_limited(permits, tasks, async move {
                 engine
@@ -557,7 +558,8 @@ fn parse_batches(
             let parsed = serde_json::from_slice::<Value>(&line)
                 .map_err(|error| format!("not valid JSON: {error}"))
                 .and_then(|value| {
-                    medulla_engine::check_resource(&value)
+                    engine
+                        .check_for_write(&value)
                         .map(|()| value)
                         .map_err(|error| error.to_string())
                 });

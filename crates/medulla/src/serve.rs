@@ -62,6 +62,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 base_url: base_url.clone(),
                 allow_multiple_delete: args.allow_multiple_delete,
                 cursor_key: cursor_key(&args.data.data)?,
+                validation: args.validation.policy()?,
                 ..Default::default()
             },
         )

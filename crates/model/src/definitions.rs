@@ -262,7 +262,12 @@ fn build_type(
     let regex = raw
         .regex
         .as_deref()
-        .map(|pattern| Regex::new(&format!("^(?:{pattern})$")))
+        .map(|pattern| {
+            Regex::new(&format!(
+                "^(?:{})$",
+                crate::type_def::java_whitespace_classes(pattern)
+            ))
+        })
         .transpose()
         .map_err(|error| format!("compile the regex of '{}': {error}", raw.name))?;
 

@@ -145,6 +145,20 @@ pub(crate) enum FastFormat {
     SingleSpacedTokens,
 }
 
+/// `\s` as the R4 regexes mean it: they are Java regexes, whose `\s` is ASCII whitespace only,
+/// so a no-break space (U+00A0) in a string is a character like any other.
+fn is_regex_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r')
+}
+
+/// An R4 regex with Java's meaning of `\s` and `\S` (ASCII whitespace), for the regex crate,
+/// whose classes are Unicode.
+pub(crate) fn java_whitespace_classes(pattern: &str) -> String {
+    pattern
+        .replace(r"\s", r"[ \t\n\x0B\x0C\r]")
+        .replace(r"\S", r"[^ \t\n\x0B\x0C\r]")
+}
+
 impl FastFormat {
     pub(crate) fn for_pattern(pattern: &str) -> Option<Self> {
         match pattern {
@@ -157,17 +171,17 @@ impl FastFormat {
 
     pub(crate) fn is_match(self, text: &str) -> bool {
         match self {
-            Self::NoWhitespace => !text.chars().any(char::is_whitespace),
+            Self::NoWhitespace => !text.chars().any(is_regex_space),
             Self::StringCharacters => {
                 !text.is_empty()
                     && text
                         .chars()
-                        .all(|c| matches!(c, ' ' | '\r' | '\n' | '\t') || !c.is_whitespace())
+                        .all(|c| matches!(c, ' ' | '\r' | '\n' | '\t') || !is_regex_space(c))
             }
             Self::SingleSpacedTokens => {
                 let mut previous_was_space = true;
                 for c in text.chars() {
-                    let is_space = c.is_whitespace();
+                    let is_space = is_regex_space(c);
                     if is_space && previous_was_space {
                         return false;
                     }
@@ -223,10 +237,12 @@ mod tests {
             "a\u{c}",
             "\u{200b}",
             "😀 😀",
+            "no\u{a0}break",
+            "\u{a0}",
         ];
         for pattern in [r"\S*", r"[ \r\n\t\S]+", r"[^\s]+(\s[^\s]+)*"] {
             let fast = FastFormat::for_pattern(pattern);
-            let regex = Regex::new(&format!("^(?:{pattern})$")).ok();
+            let regex = Regex::new(&format!("^(?:{})$", java_whitespace_classes(pattern))).ok();
             for sample in samples {
                 assert_eq!(
                     fast.map(|fast| fast.is_match(sample)),

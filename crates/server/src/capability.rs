@@ -101,6 +101,10 @@ pub fn capability_statement(base_url: &str, allow_multiple_delete: bool) -> Valu
                 {"code": "history-system"},
                 {"code": "search-system"}
             ],
+            "operation": [{
+                "name": "validate",
+                "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"
+            }],
         }],
     })
 }

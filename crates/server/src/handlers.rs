@@ -648,7 +648,7 @@ async fn run_operation(
 ) -> Result<Response> {
     let body = blocking(move || {
         guard
-            .terminology_operation(&resource_type, id.as_deref(), &operation, &input)
+            .operation(&resource_type, id.as_deref(), &operation, &input)
             .map(|result| serde_json::to_vec(&result).unwrap_or_default())
     })
     .await?;
@@ -721,10 +721,10 @@ async fn operation_post(
         medulla_engine::OperationInput::from_query(&params)
     } else {
         negotiate::check_content_type(&headers, &[BodyKind::FhirJson])?;
-        let parameters: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        let body: Value = serde_json::from_slice(&bytes).map_err(|error| {
             ApiError::BadRequest(format!("the request body is not JSON: {error}"))
         })?;
-        medulla_engine::OperationInput::from_parameters(&parameters, &params)?
+        medulla_engine::OperationInput::from_body(body, &params)?
     };
     run_operation(
         guard,

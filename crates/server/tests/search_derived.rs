@@ -68,6 +68,10 @@ fn world() -> World {
     put("o4", &format!("Group/{group_id}"), Some("2345-7"), None);
     let allergy = json!({
         "resourceType": "AllergyIntolerance", "id": "a1",
+        "clinicalStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+            "code": "active"
+        }]},
         "patient": {"reference": format!("Patient/{patient_id}")},
     });
     assert_eq!(server.put("AllergyIntolerance/a1", &allergy).status, 201);

@@ -50,8 +50,11 @@ impl<'v> Run<'v> {
                         .iter()
                         .map(|context| format!("{}:{}", context.kind, context.expression))
                         .collect();
+                    // A warning, not an error: R4's own definitions use extensions outside
+                    // their declared contexts (structuredefinition-fhir-type sits on
+                    // ElementDefinition.type while its context is ElementDefinition.type.code).
                     self.report(
-                        Severity::Error,
+                        Severity::Warning,
                         IssueType::Structure,
                         path,
                         format!(
@@ -125,7 +128,10 @@ fn context_allows(contexts: &[ExtensionContext], host: Host<'_>) -> bool {
     contexts.iter().any(|context| match context.kind.as_str() {
         "element" => {
             let expression = context.expression.as_str();
-            expression == host.path
+            // `Element` is the catch-all context: R4 uses it for extensions on resources too
+            // (structuredefinition-fmm on StructureDefinition).
+            expression == "Element"
+                || expression == host.path
                 || expression == host.type_name
                 || model.is_subtype_of(host.type_name, expression)
                 || (host.type_name == "BackboneElement" && expression == "BackboneElement")

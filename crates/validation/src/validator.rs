@@ -46,6 +46,9 @@ pub struct Options {
     pub check_invariants: bool,
     /// Whether to check codes against bound value sets.
     pub check_bindings: bool,
+    /// Whether the profiles the resource declares in `meta.profile` apply (for the write-time
+    /// policy `base`, which checks the base definitions only).
+    pub declared_profiles: bool,
 }
 
 impl Default for Options {
@@ -55,6 +58,7 @@ impl Default for Options {
             allow_unknown_extensions: false,
             check_invariants: true,
             check_bindings: true,
+            declared_profiles: true,
         }
     }
 }
@@ -68,6 +72,12 @@ impl Options {
     /// Also validates against `profile`.
     pub fn with_profile(mut self, profile: impl Into<String>) -> Options {
         self.profiles.push(profile.into());
+        self
+    }
+
+    /// Sets [`Options::declared_profiles`].
+    pub fn declared_profiles(mut self, apply: bool) -> Options {
+        self.declared_profiles = apply;
         self
     }
 
@@ -340,7 +350,8 @@ impl<'v> Run<'v> {
         let declared = map
             .get("meta")
             .and_then(|meta| meta.get("profile"))
-            .and_then(Json::as_array);
+            .and_then(Json::as_array)
+            .filter(|_| self.options.declared_profiles);
         let mut profiles: Vec<(&str, Option<usize>)> = declared
             .into_iter()
             .flatten()

@@ -53,6 +53,8 @@ pub struct Options {
     pub oidc: Option<Arc<medulla_auth::OidcVerifier>>,
     /// The terminology service (default: built-in content only).
     pub terminology: Option<Arc<medulla_terminology::Terminology>>,
+    /// The write-time validation policy (default: base).
+    pub validation: Option<medulla_engine::ValidationPolicy>,
 }
 
 impl Server {
@@ -79,6 +81,7 @@ impl Server {
             EngineOptions {
                 base_url: base.clone(),
                 allow_multiple_delete: options.allow_multiple_delete,
+                validation: options.validation.clone().unwrap_or_default(),
                 ..EngineOptions::default()
             },
         );

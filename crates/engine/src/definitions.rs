@@ -1,6 +1,7 @@
-//! The terminology service as the engine uses it: kept in step with the CodeSystem, ValueSet
-//! and ConceptMap resources in the store, and behind the search modifiers `:in`, `:not-in`,
-//! `:below` and `:above`.
+//! The definitions the engine works with beside the R4 base: the terminology service, kept in
+//! step with the CodeSystem, ValueSet and ConceptMap resources in the store (and behind the
+//! search modifiers `:in`, `:not-in`, `:below` and `:above`), and the validator, which knows
+//! the StructureDefinition resources in the store (profiles, extensions) besides the base.
 //!
 //! The first use reads every current resource of those types; after that, each use at most
 //! once a second (and at once after any write through the engine) asks the store for versions
@@ -10,9 +11,9 @@
 //! `content = not-present`, a ValueSet whose compose is malformed) are skipped with a warning
 //! naming the resource, never the data.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use medulla_search::CodeSets;
@@ -23,29 +24,43 @@ use medulla_terminology::{
     CodeSystem, CodeSystemContent, Compose, ConceptMap, ConceptSet, ExpandOptions, Expansion,
     ExpansionContains, Filter, FilterOperator, Terminology, ValueSet,
 };
+use medulla_validation::{Structures, Validator};
 use serde_json::Value;
 
 use crate::Error;
 
-/// The resource types whose resources are definitions for the terminology service.
-pub(crate) const TERMINOLOGY_TYPES: [&str; 3] = ["CodeSystem", "ValueSet", "ConceptMap"];
+/// The resource types whose resources are definitions for the terminology service and the
+/// validator.
+pub(crate) const DEFINITION_TYPES: [&str; 4] = [
+    "CodeSystem",
+    "ValueSet",
+    "ConceptMap",
+    "StructureDefinition",
+];
+
+/// Whether resources of `resource_type` are definitions the engine reads into its services.
+pub(crate) fn is_definition_type(resource_type: &str) -> bool {
+    DEFINITION_TYPES.contains(&resource_type)
+}
 
 /// How long a check for new definitions in the store holds when nothing was written through
 /// the engine meanwhile.
 const RECHECK: Duration = Duration::from_secs(1);
 
-/// The terminology service and its synchronisation with the store.
-pub(crate) struct TerminologyState {
+/// The terminology service and the validator, and their synchronisation with the store.
+pub(crate) struct Definitions {
     terminology: Arc<Terminology>,
+    /// Rebuilt whenever the stored StructureDefinitions change.
+    validator: RwLock<Arc<Validator>>,
     store: Arc<dyn Store>,
     sync: Mutex<SyncState>,
     /// Set by every write through the engine: the next use checks the store at once.
     dirty: AtomicBool,
 }
 
-impl std::fmt::Debug for TerminologyState {
+impl std::fmt::Debug for Definitions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TerminologyState").finish_non_exhaustive()
+        f.debug_struct("Definitions").finish_non_exhaustive()
     }
 }
 
@@ -57,6 +72,10 @@ struct SyncState {
     /// What each stored resource (type, id) added, so that its next version or its deletion
     /// takes it out again.
     added: HashMap<(String, String), Added>,
+    /// The stored StructureDefinitions with a snapshot, by id.
+    structures: BTreeMap<String, Value>,
+    /// `structures` changed since the validator was built.
+    structures_changed: bool,
 }
 
 /// A definition added from a stored resource: type, url, version.
@@ -65,11 +84,17 @@ enum Added {
     CodeSystem(String, Option<String>),
     ValueSet(String, Option<String>),
     ConceptMap(String, Option<String>),
+    /// A StructureDefinition, kept in `SyncState::structures` under the resource's id.
+    Structure,
 }
 
-impl TerminologyState {
-    pub(crate) fn new(terminology: Arc<Terminology>, store: Arc<dyn Store>) -> TerminologyState {
-        TerminologyState {
+impl Definitions {
+    pub(crate) fn new(terminology: Arc<Terminology>, store: Arc<dyn Store>) -> Definitions {
+        Definitions {
+            validator: RwLock::new(Arc::new(Validator::new(
+                Structures::r4(),
+                Arc::clone(&terminology),
+            ))),
             terminology,
             store,
             sync: Mutex::new(SyncState::default()),
@@ -91,6 +116,37 @@ impl TerminologyState {
         Ok(&self.terminology)
     }
 
+    /// The validator, knowing the store's StructureDefinitions.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub(crate) fn validator(&self) -> Result<Arc<Validator>, Error> {
+        self.refresh()?;
+        Ok(Arc::clone(
+            &self
+                .validator
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        ))
+    }
+
+    /// A new validator over the base definitions and the stored ones. A StructureDefinition
+    /// the validator refuses (no snapshot, a malicious regex) is left out with a warning.
+    fn rebuild_validator(&self, sync: &mut SyncState) {
+        let mut structures = Structures::r4();
+        for (id, definition) in &sync.structures {
+            if let Err(error) = structures.add_profile(definition) {
+                tracing::warn!(id = %id, %error, "StructureDefinition not used by the validator");
+            }
+        }
+        let validator = Arc::new(Validator::new(structures, Arc::clone(&self.terminology)));
+        *self
+            .validator
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = validator;
+        sync.structures_changed = false;
+    }
+
     fn refresh(&self) -> Result<(), Error> {
         let mut sync = self.sync.lock().unwrap_or_else(PoisonError::into_inner);
         let dirty = self.dirty.swap(false, Ordering::AcqRel);
@@ -103,6 +159,9 @@ impl TerminologyState {
             Some(last) if head > last => self.load_since(&mut sync, last)?,
             Some(_) => {}
         }
+        if sync.structures_changed {
+            self.rebuild_validator(&mut sync);
+        }
         sync.last_seq = Some(head);
         sync.checked = Some(Instant::now());
         Ok(())
@@ -111,7 +170,7 @@ impl TerminologyState {
     /// The newest store position among the definition types (0 when there are none).
     fn head(&self) -> Result<i64, Error> {
         let mut head = 0;
-        for resource_type in TERMINOLOGY_TYPES {
+        for resource_type in DEFINITION_TYPES {
             let page = self.store.history(&HistoryQuery {
                 scope: HistoryScope::Type(resource_type.to_owned()),
                 since: None,
@@ -129,7 +188,7 @@ impl TerminologyState {
     /// Every current definition resource. Versions committed while this runs are read again
     /// by the next check (applying one twice changes nothing).
     fn load_all(&self, sync: &mut SyncState) -> Result<(), Error> {
-        let queries: Vec<SearchQuery> = TERMINOLOGY_TYPES
+        let queries: Vec<SearchQuery> = DEFINITION_TYPES
             .iter()
             .map(|resource_type| SearchQuery {
                 resource_types: vec![(*resource_type).to_owned()],
@@ -150,7 +209,7 @@ impl TerminologyState {
     /// The versions after `last`, newest of each resource, applied in commit order.
     fn load_since(&self, sync: &mut SyncState, last: i64) -> Result<(), Error> {
         let mut newest: HashMap<(String, String), StoredResource> = HashMap::new();
-        for resource_type in TERMINOLOGY_TYPES {
+        for resource_type in DEFINITION_TYPES {
             let mut before_seq = None;
             'pages: loop {
                 let page = self.store.history(&HistoryQuery {
@@ -198,6 +257,10 @@ impl TerminologyState {
                     self.terminology
                         .remove_concept_map(&url, version.as_deref());
                 }
+                Added::Structure => {
+                    sync.structures.remove(&resource.id);
+                    sync.structures_changed = true;
+                }
             }
         }
         let Some(body) = &resource.body else {
@@ -210,6 +273,12 @@ impl TerminologyState {
                 return;
             }
         };
+        if resource.resource_type == "StructureDefinition" {
+            sync.structures.insert(resource.id.clone(), json);
+            sync.structures_changed = true;
+            sync.added.insert(key, Added::Structure);
+            return;
+        }
         match self.define(&resource.resource_type, &json) {
             Ok(Some(added)) => {
                 sync.added.insert(key, added);
@@ -289,7 +358,7 @@ fn message(error: &medulla_terminology::Error, limit: usize) -> String {
     }
 }
 
-impl CodeSets for TerminologyState {
+impl CodeSets for Definitions {
     fn value_set(&self, url: &str, limit: usize) -> Result<Vec<CodesOfSystem>, String> {
         let terminology = self.current().map_err(|error| error.to_string())?;
         let options = ExpandOptions {
