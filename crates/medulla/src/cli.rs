@@ -43,6 +43,38 @@ pub enum Command {
     Audit(AuditArgs),
     /// Code system releases (SNOMED CT, LOINC, ICD-10-CM, RxNorm) in the terminology file.
     Terminology(TerminologyArgs),
+    /// FHIR packages (implementation guides such as US Core): install their conformance
+    /// resources into the store.
+    Package(PackageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    #[command(subcommand)]
+    pub command: PackageCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PackageCommand {
+    /// Install an NPM-format FHIR R4 package (.tgz): its CodeSystems, ValueSets, ConceptMaps,
+    /// StructureDefinitions and SearchParameters are stored under their own ids, all or none.
+    /// Prints a JSON summary. New search parameters take effect after `$reindex` (or a
+    /// restart, for resources written after it).
+    Install {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The package archive (`package.tgz`, as `npm pack` or the FHIR registry makes it).
+        file: PathBuf,
+        /// Leave out invalid resource files (listed in the summary) instead of refusing the
+        /// package.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// List the installed packages as JSON.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Debug, Args)]

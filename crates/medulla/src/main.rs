@@ -12,6 +12,7 @@ mod cli;
 mod export;
 mod hl7;
 mod import;
+mod package;
 mod security;
 mod serve;
 mod terminology;
@@ -62,6 +63,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Client(args) => security::client(args),
         cli::Command::Audit(args) => security::audit(args),
         cli::Command::Terminology(args) => terminology::run(args),
+        cli::Command::Package(args) => package::run(args),
     }
 }
 
