@@ -12,6 +12,7 @@ mod cli;
 mod export;
 mod hl7;
 mod import;
+mod quality;
 mod security;
 mod serve;
 mod terminology;
@@ -55,6 +56,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Import(args) => import::run(args),
         cli::Command::Synth(args) => synth(args),
         cli::Command::Export(args) => export::run(args),
+        cli::Command::Quality(args) => quality::run(args),
         cli::Command::Fhirpath(args) => fhirpath(args),
         cli::Command::Bench(args) => bench::run(args),
         cli::Command::Hl7(args) => hl7::run(args),
