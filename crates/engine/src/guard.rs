@@ -991,6 +991,46 @@ impl Guarded {
         }
     }
 
+    /// Streams every current resource of `types` (every type when empty) from one snapshot of
+    /// the store, for whole-store reports such as `$data-quality`; `visit` returns `false` to
+    /// stop. Needs unrestricted read access to the types, since a report over part of a type
+    /// would silently mislead. Resources an active Consent hides from this caller are left
+    /// out, as in searches.
+    ///
+    /// # Errors
+    /// 400 for an unknown resource type, 403 without unrestricted read access, or a store
+    /// failure.
+    pub fn scan_current(
+        &self,
+        types: &[String],
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> Result<(), Error> {
+        if let Some(unknown) = types
+            .iter()
+            .find(|resource_type| !definitions().is_resource_type(resource_type))
+        {
+            return Err(Error::invalid(
+                Some("_type"),
+                format!("unknown resource type {unknown:?}"),
+            ));
+        }
+        self.require_all(types, Permission::Read)?;
+        let consents = self.engine.consents.any(&self.engine);
+        let query = medulla_store::SearchQuery {
+            resource_types: types.to_vec(),
+            ..medulla_store::SearchQuery::default()
+        };
+        self.engine
+            .store()
+            .scan(std::slice::from_ref(&query), &mut |resource| {
+                if consents && self.consent_hides(&resource) {
+                    return Ok(true);
+                }
+                Ok(visit(resource))
+            })?;
+        Ok(())
+    }
+
     /// Starts `$reindex` (administrators: unrestricted update access to every type).
     ///
     /// # Errors

@@ -29,6 +29,8 @@ pub enum Command {
     Synth(SynthArgs),
     /// Export resources as NDJSON files (Bulk Data `$export` from the command line).
     Export(ExportArgs),
+    /// Report data quality (completeness, conformance, plausibility) as JSON and HTML.
+    Quality(QualityArgs),
     /// Evaluate a FHIRPath expression, printing the result as a JSON array.
     Fhirpath(FhirpathArgs),
     /// Measure performance and print figures.
@@ -516,6 +518,21 @@ pub struct ExportArgs {
     /// Group-level export: the compartments of this Group's members.
     #[arg(long)]
     pub group: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Only these resource types (comma-separated).
+    #[arg(long = "type", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Write the JSON report to this file instead of standard output.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Also write the report as a self-contained HTML page to this file.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

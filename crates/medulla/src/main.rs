@@ -13,6 +13,7 @@ mod export;
 mod hl7;
 mod import;
 mod package;
+mod quality;
 mod security;
 mod serve;
 mod terminology;
@@ -56,6 +57,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Import(args) => import::run(args),
         cli::Command::Synth(args) => synth(args),
         cli::Command::Export(args) => export::run(args),
+        cli::Command::Quality(args) => quality::run(args),
         cli::Command::Fhirpath(args) => fhirpath(args),
         cli::Command::Bench(args) => bench::run(args),
         cli::Command::Hl7(args) => hl7::run(args),

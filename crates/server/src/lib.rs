@@ -33,6 +33,7 @@ mod export;
 mod handlers;
 pub mod negotiate;
 mod oauth;
+mod quality;
 mod respond;
 pub mod tls;
 
@@ -143,6 +144,7 @@ pub fn app(engine: Engine, config: ServerConfig) -> Router {
         .route("/metadata", get(metadata))
         .route("/_history", get(system_history))
         .route("/$reindex", post(reindex_start))
+        .route("/$data-quality", get(quality::data_quality))
         .route("/$export", get(export_system).post(export_system))
         .route("/$import", post(import_start))
         .route("/$import-status/{job}", get(import_status))

@@ -130,6 +130,9 @@ impl Run<'_> {
                         constraint.key, constraint.human
                     ),
                 );
+                if let Some(issue) = self.issues.last_mut() {
+                    issue.constraint = Some(constraint.key.clone());
+                }
             }
         }
     }
@@ -139,6 +142,28 @@ impl Run<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn failed_invariants_name_their_constraint() {
+        let outcome = crate::Validator::r4().validate(
+            &json!({"resourceType": "Observation", "status": "final",
+                "code": {"text": "heart rate"}, "valueString": "80",
+                "dataAbsentReason": {"text": "not asked"}}),
+            &crate::Options::default(),
+        );
+        let keys: Vec<(Option<&str>, Severity)> = outcome
+            .issues
+            .iter()
+            .map(|issue| (issue.constraint.as_deref(), issue.severity))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (Some("dom-6"), Severity::Warning),
+                (Some("obs-6"), Severity::Error)
+            ]
+        );
+    }
 
     #[test]
     fn references_find_bundle_entries_by_full_url_or_type_and_id() {

@@ -95,6 +95,9 @@ pub struct Issue {
     /// Where, as a FHIRPath location: `Patient.name[0].given[1]`,
     /// `Observation.value.ofType(Quantity)`, `Bundle.entry[2].resource.subject`.
     pub expression: String,
+    /// For a failed invariant, the constraint's key (`obs-6`, `dom-6`), so that reports can
+    /// group issues by constraint without parsing `details`.
+    pub constraint: Option<String>,
 }
 
 impl fmt::Display for Issue {
@@ -179,6 +182,7 @@ mod tests {
             code: IssueType::Value,
             details: details.to_owned(),
             expression: "Patient.birthDate".to_owned(),
+            constraint: None,
         }
     }
 

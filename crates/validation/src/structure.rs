@@ -191,6 +191,9 @@ pub struct ElementDefinition {
     pub regex: Option<Regex>,
     /// Whether this is a modifier element.
     pub is_modifier: bool,
+    /// `mustSupport`: a profile asks systems to support the element. The R4 base definitions
+    /// set it nowhere, so it is only ever true in profiles.
+    pub must_support: bool,
     /// For `contentReference` elements (`Questionnaire.item.item`): the element whose
     /// definition this one repeats.
     pub(crate) content_reference: Option<usize>,
@@ -562,6 +565,7 @@ fn read_element(
         max_value: with_prefix("maxValue"),
         regex,
         is_modifier: raw.get("isModifier").and_then(Json::as_bool) == Some(true),
+        must_support: raw.get("mustSupport").and_then(Json::as_bool) == Some(true),
         content_reference: None,
         content_reference_text: text("contentReference").map(str::to_owned),
         children: Vec::new(),
@@ -694,7 +698,8 @@ mod tests {
                 {"id": "Observation.component:systolic.code", "path": "Observation.component.code",
                  "min": 1, "max": "1", "type": [{"code": "CodeableConcept"}]},
                 {"id": "Observation.value[x]", "path": "Observation.value[x]", "min": 0,
-                 "max": "1", "type": [{"code": "Quantity"}, {"code": "string"}]},
+                 "max": "1", "type": [{"code": "Quantity"}, {"code": "string"}],
+                 "mustSupport": true},
             ]},
         }))
         .expect("compiles");
@@ -706,6 +711,8 @@ mod tests {
         assert!(definition.elements[2].is_array);
         assert!(definition.elements[4].is_choice);
         assert_eq!(definition.elements[4].max_text(), "1");
+        assert!(definition.elements[4].must_support);
+        assert!(!definition.elements[1].must_support);
     }
 
     #[test]

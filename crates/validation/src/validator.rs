@@ -221,6 +221,7 @@ impl<'v> Run<'v> {
             code,
             details,
             expression: expression.to_owned(),
+            constraint: None,
         });
     }
 
