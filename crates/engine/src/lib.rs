@@ -153,6 +153,15 @@ impl Engine {
         self
     }
 
+    /// The validator: the R4 base definitions and the StructureDefinition resources of the
+    /// store (profiles, extensions), over [`Engine::terminology`].
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn validator(&self) -> Result<Arc<medulla_validation::Validator>, Error> {
+        self.definitions.validator()
+    }
+
     /// The terminology service, with the CodeSystem and ValueSet resources of the store
     /// applied (checked at most once a second, and at once after a write).
     ///

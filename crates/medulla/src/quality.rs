@@ -5,7 +5,6 @@ use crate::cli::QualityArgs;
 use anyhow::{Context as _, bail};
 use medulla_quality::{QualityOptions, QualityReport};
 use medulla_store::{SearchQuery, Store as _};
-use medulla_validation::{Structures, Validator};
 use std::sync::Arc;
 
 pub fn run(args: QualityArgs) -> anyhow::Result<()> {
@@ -29,9 +28,17 @@ pub fn run(args: QualityArgs) -> anyhow::Result<()> {
     } else {
         medulla_terminology::Terminology::in_memory()
     };
-    let validator = Validator::new(Structures::r4(), Arc::new(terminology));
-    let store = medulla_store::SqliteStore::open(data, Default::default())
-        .with_context(|| format!("opening the store in {}", data.display()))?;
+    let store = Arc::new(
+        medulla_store::SqliteStore::open(data, Default::default())
+            .with_context(|| format!("opening the store in {}", data.display()))?,
+    );
+    // Through an engine, so that the StructureDefinitions stored (or installed from packages)
+    // count: mustSupport completeness for resources that declare those profiles.
+    let engine = medulla_engine::Engine::new(store.clone(), Default::default())
+        .with_terminology(Arc::new(terminology));
+    let validator = engine
+        .validator()
+        .context("reading the stored definitions")?;
     let mut builder = QualityReport::builder(&validator, QualityOptions::default());
     let query = SearchQuery {
         resource_types: args.types.clone(),

@@ -7,7 +7,6 @@ use crate::handlers::params_of;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use medulla_quality::{QualityOptions, QualityReport};
-use medulla_validation::{Structures, Validator};
 use serde_json::Value;
 
 /// The page needs its inline styles and nothing else: no scripts, no requests.
@@ -80,8 +79,8 @@ pub(crate) async fn data_quality(
     let format = report_format(&headers, &params)?;
     let types = requested_types(&params);
     let report = tokio::task::spawn_blocking(move || {
-        let terminology = guard.engine().terminology()?;
-        let validator = Validator::new(Structures::r4(), terminology);
+        // The stored profiles count: mustSupport completeness for resources declaring them.
+        let validator = guard.engine().validator()?;
         let mut builder = QualityReport::builder(&validator, QualityOptions::default());
         guard.scan_current(&types, &mut |stored| {
             // A stored body that is not JSON is counted as input that is not a resource.
