@@ -207,6 +207,21 @@ impl LineReader {
         }
     }
 
+    /// The current line's bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buffer
+    }
+
+    /// The file read.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The number of the current line (1 for the first).
+    pub(crate) fn line(&self) -> u64 {
+        self.line
+    }
+
     /// The current line as text.
     pub(crate) fn text(&self) -> Result<&str, Error> {
         std::str::from_utf8(&self.buffer)

@@ -30,8 +30,6 @@
 //! code system (15 MiB of it the attribute relationships, indexed both ways).
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::Error;
@@ -42,6 +40,7 @@ use crate::definitions::{
     CodeSystemContent, CodeSystemInfo, Coding, HierarchyMeaning, PropertyDefinition, PropertyType,
     PropertyValue,
 };
+use crate::release::LineReader;
 
 /// The SNOMED CT code system URL.
 pub const SNOMED_CT: &str = "http://snomed.info/sct";
@@ -333,32 +332,20 @@ fn release_date(path: &Path) -> Option<String> {
 
 /// Reads one RF2 file row by row.
 struct Rf2Reader {
-    path: PathBuf,
-    reader: BufReader<File>,
-    buffer: Vec<u8>,
-    line: u64,
+    lines: LineReader,
 }
 
 impl Rf2Reader {
     /// Opens `path` and checks its header against `header` (column names, space-separated).
     fn open(path: &Path, header: &'static str) -> Result<Rf2Reader, Error> {
-        let file = File::open(path).map_err(|source| Error::Io {
-            action: "open",
-            path: path.to_owned(),
-            source,
-        })?;
         let mut reader = Rf2Reader {
-            path: path.to_owned(),
-            reader: BufReader::with_capacity(1 << 20, file),
-            buffer: Vec::with_capacity(1024),
-            line: 0,
+            lines: LineReader::open(path)?,
         };
         let found = if reader.next_line()? {
             reader.text()?.to_owned()
         } else {
             String::new()
         };
-        let found = found.trim_start_matches('\u{feff}');
         if !found.split('\t').eq(header.split(' ')) {
             return Err(Error::Rf2Header {
                 file: path.to_owned(),
@@ -369,33 +356,14 @@ impl Rf2Reader {
         Ok(reader)
     }
 
-    /// Reads the next non-empty line into the buffer, without its line ending.
+    /// Reads the next non-blank line, without its line ending (a byte order mark before the
+    /// header is dropped).
     fn next_line(&mut self) -> Result<bool, Error> {
-        loop {
-            self.buffer.clear();
-            let read = self
-                .reader
-                .read_until(b'\n', &mut self.buffer)
-                .map_err(|source| Error::Io {
-                    action: "read",
-                    path: self.path.clone(),
-                    source,
-                })?;
-            if read == 0 {
-                return Ok(false);
-            }
-            self.line += 1;
-            while matches!(self.buffer.last(), Some(b'\n' | b'\r')) {
-                self.buffer.pop();
-            }
-            if !self.buffer.is_empty() {
-                return Ok(true);
-            }
-        }
+        self.lines.next_line()
     }
 
     fn text(&self) -> Result<&str, Error> {
-        std::str::from_utf8(&self.buffer)
+        std::str::from_utf8(self.lines.bytes())
             .map_err(|error| self.error(format!("is not UTF-8: {error}")))
     }
 
@@ -418,8 +386,8 @@ impl Rf2Reader {
 
     fn error(&self, reason: String) -> Error {
         Error::Rf2Line {
-            file: self.path.clone(),
-            line: self.line,
+            file: self.lines.path().to_owned(),
+            line: self.lines.line(),
             reason,
         }
     }
