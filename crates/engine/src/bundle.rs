@@ -11,6 +11,7 @@ use medulla_store::IndexRows;
 use medulla_store::{Method, StoredResource, WriteTx};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Batch or transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +153,8 @@ pub(crate) struct Entry {
     patch: Option<json_patch::Patch>,
     /// Index rows computed before the write job; placeholders are rewritten inside it.
     rows: Option<IndexRows>,
+    /// For PATCH: the validator of the write-time policy, fetched before the write job.
+    validator: Option<Arc<medulla_validation::Validator>>,
 }
 
 impl Entry {
@@ -334,6 +337,7 @@ fn parse_entry(base_url: &str, index: usize, mut entry: Value) -> Result<Entry, 
             .and_then(parse_if_match),
         patch,
         rows: None,
+        validator: None,
     })
 }
 
@@ -388,6 +392,7 @@ impl Engine {
                 }
             }
         }
+        self.apply_policy(&mut parsed)?;
         match kind {
             BundleKind::Transaction => {
                 let entries = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -418,7 +423,8 @@ impl Engine {
         bundle: Value,
         hooks: H,
     ) -> Result<(Option<Vec<EntryResponse>>, H), Error> {
-        let (kind, parsed) = self.prepare_bundle(bundle)?;
+        let (kind, mut parsed) = self.prepare_bundle(bundle)?;
+        self.apply_policy(&mut parsed)?;
         if kind != BundleKind::Transaction {
             return Err(Error::invalid(
                 Some("Bundle.type"),
@@ -438,6 +444,35 @@ impl Engine {
             Ok((Some(responses), hooks))
         })
         .await
+    }
+
+    /// The write-time validation policy, entry by entry, before anything is written (after
+    /// the access checks, so that refused callers spend no validation). PATCH entries keep the
+    /// validator for their result, which is only known inside the write job.
+    fn apply_policy(&self, parsed: &mut [Result<Entry, Error>]) -> Result<(), Error> {
+        let validator = self.policy_validator()?;
+        for slot in parsed.iter_mut() {
+            let checked = match slot {
+                Ok(entry) => match (entry.verb, &entry.resource) {
+                    (Verb::Post | Verb::Put, Some(resource)) => self
+                        .check_policy_with(&validator, resource)
+                        .map_err(|error| (entry.index, error)),
+                    (Verb::Patch, _) => {
+                        entry.validator = Some(Arc::clone(&validator));
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                },
+                Err(_) => Ok(()),
+            };
+            if let Err((index, error)) = checked {
+                *slot = Err(Error::TransactionEntry {
+                    index,
+                    source: Box::new(error),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks a batch or transaction Bundle and computes its entries' index rows.
@@ -484,24 +519,6 @@ impl Engine {
             .map(|(index, entry)| parse_entry(&base_url, index, entry))
             .collect();
         let mut parsed = parsed;
-        // The write-time validation policy, entry by entry, before anything is written.
-        for slot in parsed.iter_mut() {
-            let checked = match slot {
-                Ok(entry) => match (entry.verb, &entry.resource) {
-                    (Verb::Post | Verb::Put, Some(resource)) => self
-                        .check_policy(resource)
-                        .map_err(|error| (entry.index, error)),
-                    _ => Ok(()),
-                },
-                Err(_) => Ok(()),
-            };
-            if let Err((index, error)) = checked {
-                *slot = Err(Error::TransactionEntry {
-                    index,
-                    source: Box::new(error),
-                });
-            }
-        }
         let custom = self.custom();
         let placeholders: HashMap<String, String> = parsed
             .iter()
@@ -785,6 +802,11 @@ impl Engine {
                     _ => return Err(Error::invalid(None, "PATCH needs Type/id or Type?criteria")),
                 };
                 let operations = entry.patch.unwrap_or_default();
+                let validator = entry.validator;
+                let policy = |document: &Value| match &validator {
+                    Some(validator) => self.check_policy_with(validator, document),
+                    None => self.check_policy(document),
+                };
                 Ok(written_response(&interactions::patch(
                     tx,
                     resource_type,
@@ -793,7 +815,7 @@ impl Engine {
                     entry.if_match,
                     &self.options.base_url,
                     &self.custom(),
-                    &|document| self.check_policy(document),
+                    &policy,
                 )?))
             }
             (Verb::Delete, Target::Instance(id)) => {

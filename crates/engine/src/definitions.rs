@@ -245,22 +245,24 @@ impl Definitions {
     fn apply(&self, sync: &mut SyncState, resource: &StoredResource) {
         let key = (resource.resource_type.clone(), resource.id.clone());
         if let Some(previous) = sync.added.remove(&key) {
-            match previous {
+            match &previous {
                 Added::CodeSystem(url, version) => {
                     self.terminology
-                        .remove_added_code_system(&url, version.as_deref());
+                        .remove_added_code_system(url, version.as_deref());
                 }
                 Added::ValueSet(url, version) => {
-                    self.terminology.remove_value_set(&url, version.as_deref());
+                    self.terminology.remove_value_set(url, version.as_deref());
                 }
                 Added::ConceptMap(url, version) => {
-                    self.terminology
-                        .remove_concept_map(&url, version.as_deref());
+                    self.terminology.remove_concept_map(url, version.as_deref());
                 }
                 Added::Structure => {
                     sync.structures.remove(&resource.id);
                     sync.structures_changed = true;
                 }
+            }
+            if previous != Added::Structure {
+                self.restore_twin(sync, &resource.resource_type, &previous);
             }
         }
         let Some(body) = &resource.body else {
@@ -290,6 +292,38 @@ impl Definitions {
         }
     }
 
+    /// After a definition was removed, another stored resource defining the same url and
+    /// version (a copy, another package's) takes its place again.
+    fn restore_twin(&self, sync: &mut SyncState, resource_type: &str, removed: &Added) {
+        let twin = sync
+            .added
+            .iter()
+            .filter(|((kind, _), added)| kind == resource_type && *added == removed)
+            .map(|((_, id), _)| id.clone())
+            .min();
+        let Some(id) = twin else {
+            return;
+        };
+        let stored = match self.store.read(resource_type, &id) {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(resource_type, id = %id, %error, "cannot read a stored definition");
+                return;
+            }
+        };
+        let Some(json) = stored
+            .body
+            .as_deref()
+            .and_then(|body| serde_json::from_slice::<Value>(body).ok())
+        else {
+            return;
+        };
+        if let Err(error) = self.define(resource_type, &json) {
+            tracing::warn!(resource_type, id = %id, %error, "stored definition not used by the terminology service");
+        }
+    }
+
     fn define(
         &self,
         resource_type: &str,
@@ -304,6 +338,15 @@ impl Definitions {
                     system.info().content,
                     CodeSystemContent::NotPresent | CodeSystemContent::Supplement
                 ) {
+                    return Ok(None);
+                }
+                // Nor may a fragment or an example of a system the service already has (a
+                // loaded release, the built-in content) replace it.
+                if matches!(
+                    system.info().content,
+                    CodeSystemContent::Fragment | CodeSystemContent::Example
+                ) && self.terminology.code_system(system.url()).is_ok()
+                {
                     return Ok(None);
                 }
                 let added =
@@ -365,9 +408,23 @@ impl CodeSets for Definitions {
             limit,
             ..ExpandOptions::default()
         };
-        let expansion = terminology
-            .expand(url, &options)
-            .map_err(|error| message(&error, limit))?;
+        // `ValueSet/123` names a stored resource rather than a canonical URL.
+        let expansion = match url.strip_prefix("ValueSet/") {
+            Some(id) if !url.contains(':') => {
+                let stored = self
+                    .store
+                    .read("ValueSet", id)
+                    .map_err(|error| error.to_string())?
+                    .and_then(|stored| stored.body)
+                    .ok_or_else(|| format!("ValueSet/{id} is not known"))?;
+                let json: Value =
+                    serde_json::from_slice(&stored).map_err(|error| error.to_string())?;
+                let definition = ValueSet::from_json(&json).map_err(|error| error.to_string())?;
+                terminology.expand_definition(&definition, &options)
+            }
+            _ => terminology.expand(url, &options),
+        }
+        .map_err(|error| message(&error, limit))?;
         Ok(group_by_system(&expansion))
     }
 

@@ -19,6 +19,8 @@
 //!   their targets cannot be checked before the write.
 //! - Batch and transaction entries are checked one by one, before anything is written.
 //! - `AuditEvent` is read-only for everyone and readable by the `auditor` role only.
+//! - CodeSystem, ValueSet, ConceptMap and StructureDefinition, which change terminology and
+//!   validation for everyone, are written only under scopes without limits (user/, system/).
 //! - Active Consent resources that deny access hide resources from reads and searches (see
 //!   `consent.rs`), for every caller, unless a clinician or administrator asserts break-glass.
 
@@ -656,6 +658,13 @@ impl Guarded {
     /// The write grant; granular write scopes are refused.
     fn write_grant(&self, resource_type: &str, permission: Permission) -> Result<Grant, Error> {
         let grant = self.require(resource_type, permission)?;
+        // CodeSystems, ValueSets, ConceptMaps and StructureDefinitions change terminology and
+        // validation for every user: a patient-scoped or granular token may not write them.
+        if crate::definitions::is_definition_type(resource_type) && grant != Grant::All {
+            return Err(Error::Forbidden(format!(
+                "writing {resource_type} changes the server's definitions for everyone: it needs a user/ or system/ scope without limits"
+            )));
+        }
         if grant.limits().iter().all(|l| !l.query.is_empty()) && grant != Grant::All {
             return Err(Error::Forbidden(format!(
                 "granular scopes allow reads and searches of {resource_type}, not {}",
@@ -1015,6 +1024,7 @@ impl Guarded {
             ));
         }
         self.require_all(types, Permission::Read)?;
+        let audit_events_readable = self.decide("AuditEvent", Permission::Read) != Grant::Denied;
         let consents = self.engine.consents.any(&self.engine);
         let query = medulla_store::SearchQuery {
             resource_types: types.to_vec(),
@@ -1024,6 +1034,11 @@ impl Guarded {
             .store()
             .scan(std::slice::from_ref(&query), &mut |resource| {
                 if consents && self.consent_hides(&resource) {
+                    return Ok(true);
+                }
+                // `require_all` of every type does not ask `decide`: AuditEvents kept in the
+                // resource store are for auditors only.
+                if resource.resource_type == "AuditEvent" && !audit_events_readable {
                     return Ok(true);
                 }
                 Ok(visit(resource))

@@ -99,13 +99,15 @@ impl OperationInput {
                 .and_then(|fields| {
                     fields
                         .iter()
-                        .find(|(key, _)| key.starts_with("value") || *key == "resource")
+                        .find(|(key, _)| {
+                            key.starts_with("value") || *key == "resource" || *key == "part"
+                        })
                         .map(|(_, value)| value.clone())
                 })
                 .ok_or_else(|| {
                     Error::invalid(
                         Some(&location),
-                        format!("parameter {name:?} has no value[x] or resource"),
+                        format!("parameter {name:?} has no value[x], resource or part"),
                     )
                 })?;
             input.params.push((name.to_owned(), value));
@@ -530,15 +532,14 @@ pub(crate) fn validate_code_in_value_set(
     input: &OperationInput,
     instance: Option<&Value>,
 ) -> Result<Value, Error> {
-    let inline = match input.resource("valueSet")? {
+    // An instance is checked against its own definition.
+    let inline = match instance.map_or_else(|| input.resource("valueSet"), |i| Ok(Some(i)))? {
         Some(resource) => Some(ValueSet::from_json(resource)?),
         None => None,
     };
-    let named = match instance_url(instance)? {
-        Some((url, version)) => Some(canonical(&url, version.as_deref())),
-        None => input
-            .text("url")?
-            .map(|url| canonical(url, input.text("valueSetVersion").ok().flatten())),
+    let named = match (&inline, input.text("url")?) {
+        (None, Some(url)) => Some(canonical(url, input.text("valueSetVersion").ok().flatten())),
+        _ => None,
     };
     if named.is_none() && inline.is_none() {
         return Err(Error::invalid(
@@ -666,7 +667,8 @@ pub(crate) fn subsumes(
     let (system, version) = match named {
         Some(named) => named,
         None => match (&a.system, &b.system) {
-            (Some(system), _) | (None, Some(system)) => (system.clone(), a.version.clone()),
+            (Some(system), _) => (system.clone(), a.version.clone()),
+            (None, Some(system)) => (system.clone(), b.version.clone()),
             (None, None) => {
                 return Err(Error::invalid(
                     Some("system"),
@@ -715,7 +717,13 @@ pub(crate) fn expand(
         hierarchical: input.boolean("excludeNested")? == Some(false),
         limit: EXPANSION_LIMIT,
     };
-    let (expansion, metadata) = if let Some(resource) = input.resource("valueSet")? {
+    // An instance is expanded from its own definition, not from whatever the registry holds
+    // under its url.
+    let given = match instance {
+        Some(instance) => Some(instance),
+        None => input.resource("valueSet")?,
+    };
+    let (expansion, metadata) = if let Some(resource) = given {
         let definition = ValueSet::from_json(resource)?;
         let expansion = terminology.expand_definition(&definition, &options)?;
         (expansion, resource.clone())
@@ -897,17 +905,19 @@ pub(crate) fn translate(
             "$translate needs the code: code and system, coding, or codeableConcept",
         ));
     };
-    let (url, concept_map_version) = match instance_url(instance)? {
-        Some((url, version)) => (Some(url), version),
+    // An instance translates with its own groups.
+    let (url, concept_map_version) = match instance {
+        Some(_) => (None, None),
         None => (
             input.text("url")?.map(str::to_owned),
             input.text("conceptMapVersion")?.map(str::to_owned),
         ),
     };
-    let concept_map = match input.resource("conceptMap")? {
-        Some(resource) => Some(ConceptMap::from_json(resource)?),
-        None => None,
-    };
+    let concept_map =
+        match instance.map_or_else(|| input.resource("conceptMap"), |i| Ok(Some(i)))? {
+            Some(resource) => Some(ConceptMap::from_json(resource)?),
+            None => None,
+        };
     let request = TranslateRequest {
         url,
         concept_map_version,

@@ -289,6 +289,8 @@ pub enum Hl7Command {
         /// Parse strictly.
         #[arg(long)]
         strict: bool,
+        #[command(flatten)]
+        validation: ValidationArgs,
     },
     /// List the message log as JSON lines (oldest first).
     Log {
@@ -310,6 +312,8 @@ pub enum Hl7Command {
         data: DataArgs,
         /// The message's id in `medulla hl7 log`.
         id: i64,
+        #[command(flatten)]
+        validation: ValidationArgs,
     },
 }
 

@@ -33,7 +33,9 @@ pub fn run(args: Hl7Args) -> anyhow::Result<()> {
             data,
             mllp: address,
             strict,
+            validation,
         } => {
+            let policy = validation.policy()?;
             if !address.ip().is_loopback() {
                 bail!(
                     "refusing to listen on {address}: MLLP has no authentication of its own, so Medulla only listens on loopback addresses until access control exists"
@@ -42,7 +44,13 @@ pub fn run(args: Hl7Args) -> anyhow::Result<()> {
             let store = open_store(&data.data)?;
             let runtime = runtime()?;
             let result = runtime.block_on(async {
-                let engine = medulla_engine::Engine::new(store.clone(), Default::default());
+                let engine = medulla_engine::Engine::new(
+                    store.clone(),
+                    medulla_engine::EngineOptions {
+                        validation: policy,
+                        ..Default::default()
+                    },
+                );
                 let interface = Interface::new(engine, InterfaceOptions { strict });
                 let listener = tokio::net::TcpListener::bind(address)
                     .await
@@ -94,11 +102,22 @@ pub fn run(args: Hl7Args) -> anyhow::Result<()> {
             store.close();
             Ok(())
         }
-        Hl7Command::Replay { data, id } => {
+        Hl7Command::Replay {
+            data,
+            id,
+            validation,
+        } => {
+            let policy = validation.policy()?;
             let store = open_store(&data.data)?;
             let runtime = runtime()?;
             let handled = runtime.block_on(async {
-                let engine = medulla_engine::Engine::new(store.clone(), Default::default());
+                let engine = medulla_engine::Engine::new(
+                    store.clone(),
+                    medulla_engine::EngineOptions {
+                        validation: policy,
+                        ..Default::default()
+                    },
+                );
                 Interface::new(engine, InterfaceOptions::default())
                     .replay(id)
                     .await

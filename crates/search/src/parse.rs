@@ -41,8 +41,8 @@ pub struct SearchOptions<'a> {
     pub code_sets: Option<&'a dyn CodeSets>,
 }
 
-/// Most codes one `:in`, `:not-in`, `:below` or `:above` may stand for: each is a bound
-/// parameter of the query.
+/// Most codes the `:in`, `:not-in`, `:below` and `:above` values of one search may stand for
+/// together: each is a bound parameter of the query (SQLite takes at most 32,766).
 pub const MAX_MODIFIER_CODES: usize = 10_000;
 
 /// What the terminology modifiers of token search need: value sets and hierarchies, expanded
@@ -323,6 +323,9 @@ fn quantity_value(
 
 struct Context<'a> {
     options: &'a SearchOptions<'a>,
+    /// Codes the terminology modifiers of this request have used so far: together they may
+    /// bind at most [`MAX_MODIFIER_CODES`] values, whatever the number of parameters.
+    modifier_codes: std::cell::Cell<usize>,
 }
 
 impl Context<'_> {
@@ -341,9 +344,14 @@ impl Context<'_> {
                 format!(":{modifier} needs a terminology service, and this search has none"),
             )
         })?;
+        let used = self.modifier_codes.get();
+        let remaining = MAX_MODIFIER_CODES.saturating_sub(used);
+        if remaining == 0 {
+            return Err(too_many_codes(name));
+        }
         let systems = match modifier {
             "in" | "not-in" => code_sets
-                .value_set(&unescape(value), MAX_MODIFIER_CODES)
+                .value_set(&unescape(value), remaining)
                 .map_err(|message| invalid(name, message))?,
             _ => {
                 let (system, code) = split_bar(value);
@@ -354,10 +362,15 @@ impl Context<'_> {
                     )
                 })?;
                 code_sets
-                    .hierarchy(&system, &code, modifier == "below", MAX_MODIFIER_CODES)
+                    .hierarchy(&system, &code, modifier == "below", remaining)
                     .map_err(|message| invalid(name, message))?
             }
         };
+        let count: usize = systems.iter().map(|codes| codes.codes.len()).sum();
+        if count > remaining {
+            return Err(too_many_codes(name));
+        }
+        self.modifier_codes.set(used + count);
         let predicate = Predicate::TokenIn { param, systems };
         Ok(if modifier == "not-in" {
             Predicate::Not(Box::new(predicate))
@@ -1025,6 +1038,15 @@ impl Context<'_> {
     }
 }
 
+fn too_many_codes(name: &str) -> Error {
+    invalid(
+        name,
+        format!(
+            "the terminology modifiers of this search stand for more than {MAX_MODIFIER_CODES} codes in all; narrow them"
+        ),
+    )
+}
+
 fn unsupported_modifier(name: &str, modifier: &str) -> Error {
     invalid(
         name,
@@ -1043,7 +1065,10 @@ pub fn parse_search(
     params: &[(String, String)],
     options: &SearchOptions<'_>,
 ) -> Result<SearchRequest, Error> {
-    let context = Context { options };
+    let context = Context {
+        options,
+        modifier_codes: std::cell::Cell::new(0),
+    };
     let mut query = SearchQuery {
         resource_types: types.to_vec(),
         count: DEFAULT_COUNT,

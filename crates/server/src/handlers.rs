@@ -724,7 +724,11 @@ async fn operation_post(
         let body: Value = serde_json::from_slice(&bytes).map_err(|error| {
             ApiError::BadRequest(format!("the request body is not JSON: {error}"))
         })?;
-        medulla_engine::OperationInput::from_body(body, &params)?
+        if operation == "validate" {
+            medulla_engine::OperationInput::from_body(body, &params)?
+        } else {
+            medulla_engine::OperationInput::from_parameters(&body, &params)?
+        }
     };
     run_operation(
         guard,

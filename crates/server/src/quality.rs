@@ -78,6 +78,13 @@ pub(crate) async fn data_quality(
     let params = params_of(&uri);
     let format = report_format(&headers, &params)?;
     let types = requested_types(&params);
+    // One report at a time: each validates every resource it scans and holds a read
+    // transaction open; concurrent requests wait their turn.
+    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let _turn = ONE_AT_A_TIME
+        .acquire()
+        .await
+        .map_err(|error| ApiError::Internal(format!("data quality queue closed: {error}")))?;
     let report = tokio::task::spawn_blocking(move || {
         // The stored profiles count: mustSupport completeness for resources declaring them.
         let validator = guard.engine().validator()?;

@@ -611,6 +611,19 @@ fn patient_level_writes_stay_in_the_compartment() {
     let still = s.get_as(&w.admin, "Observation/o2").json();
     assert_eq!(still["subject"]["reference"], "Patient/p2");
     assert_eq!(still["meta"]["versionId"], "1");
+    // Definitions change terminology and validation for everyone: not under patient scopes.
+    let value_set = json!({"resourceType": "ValueSet", "url": "http://example.org/vs/x",
+        "status": "active", "compose": {"include": [{"system": "http://example.org/cs"}]}});
+    let definition = s
+        .as_token(token, Method::POST, "ValueSet")
+        .json(&value_set)
+        .send();
+    assert_eq!(definition.status, 403, "{}", definition.text());
+    let by_admin = s
+        .as_token(&w.admin, Method::POST, "ValueSet")
+        .json(&value_set)
+        .send();
+    assert_eq!(by_admin.status, 201, "{}", by_admin.text());
 }
 
 #[test]

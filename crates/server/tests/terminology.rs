@@ -525,3 +525,60 @@ fn translate_with_builtin_and_stored_concept_maps() {
     let no_code = server.get(&format!("ConceptMap/$translate?url={builtin}"));
     assert_eq!(no_code.status, 400);
 }
+
+#[test]
+fn terminology_modifiers_share_one_code_budget_per_search() {
+    let server = Server::start();
+    let act_codes = "http://terminology.hl7.org/ValueSet/v3-ActCode";
+    let total = server
+        .get(&format!("ValueSet/$expand?url={act_codes}&count=1"))
+        .json()["expansion"]["total"]
+        .as_u64()
+        .unwrap() as usize;
+    assert!(total > 500, "{total}");
+    // One value set fits; enough repetitions of it go over the budget: 400, not a 500.
+    assert_eq!(
+        server
+            .get(&format!("Encounter?class:in={act_codes}"))
+            .status,
+        200
+    );
+    let repeats = 10_000 / total + 1; // medulla_search::MAX_MODIFIER_CODES
+    let query: Vec<String> = (0..repeats)
+        .map(|_| format!("class:in={act_codes}"))
+        .collect();
+    let refused = server.get(&format!("Encounter?{}", query.join("&")));
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("narrow"), "{}", refused.text());
+}
+
+#[test]
+fn in_takes_a_stored_value_set_by_reference_and_instances_use_their_own_definition() {
+    let server = Server::start();
+    let stored = server.create(&json!({
+        "resourceType": "ValueSet", "url": "http://example.org/vs/female", "status": "active",
+        "compose": {"include": [{"system": GENDER_CS, "concept": [{"code": "female"}]}]}
+    }));
+    let id = stored["id"].as_str().unwrap().to_owned();
+    server.create(&json!({"resourceType": "Patient", "gender": "female"}));
+    server.create(&json!({"resourceType": "Patient", "gender": "male"}));
+    let found = server.search(&format!("Patient?gender:in=ValueSet/{id}"));
+    assert_eq!(found["entry"].as_array().map(Vec::len), Some(1), "{found}");
+    // A second resource with the same url: deleting it leaves the first in force.
+    let twin = server.create(&json!({
+        "resourceType": "ValueSet", "url": "http://example.org/vs/female", "status": "active",
+        "compose": {"include": [{"system": GENDER_CS, "concept": [{"code": "female"}, {"code": "male"}]}]}
+    }));
+    assert_eq!(
+        server
+            .delete(&format!("ValueSet/{}", twin["id"].as_str().unwrap()))
+            .status,
+        204
+    );
+    let expanded = server
+        .get("ValueSet/$expand?url=http://example.org/vs/female")
+        .json();
+    assert_eq!(codes(&expanded), ["female"], "{expanded}");
+    let instance = server.get(&format!("ValueSet/{id}/$expand")).json();
+    assert_eq!(codes(&instance), ["female"]);
+}

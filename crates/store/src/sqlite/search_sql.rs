@@ -487,6 +487,8 @@ fn push_predicate(
             }
             open_index(sql, depth, IndexKind::Token, types, param, form);
             // Grouped by system so that each group is an index range walk on (pid, code, system).
+            // Rows without a system are plain `code` elements (Patient.gender), whose system
+            // the element's binding implies: they match by code.
             sql.push(" AND (");
             let mut first = true;
             for codes in systems.iter().filter(|codes| !codes.codes.is_empty()) {
@@ -496,9 +498,9 @@ fn push_predicate(
                 first = false;
                 sql.push("(x.code IN (")
                     .bind_list(&codes.codes)
-                    .push(") AND x.system = ")
+                    .push(") AND (x.system = ")
                     .bind(codes.system.clone())
-                    .push(")");
+                    .push(" OR x.system IS NULL))");
             }
             sql.push("))");
         }
