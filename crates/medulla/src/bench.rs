@@ -25,6 +25,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchWhat::Hl7(args) => crate::bench_hl7::run(args),
         BenchWhat::Auth(args) => crate::bench_auth::run(args),
         BenchWhat::Terminology(args) => crate::terminology::bench(args),
+        BenchWhat::Validate(args) => crate::bench_validate::run(args),
     }
 }
 
@@ -78,6 +79,11 @@ impl PeerSummary {
             .get(key)
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0)
+    }
+
+    /// Any member.
+    pub(crate) fn get(&self, key: &str) -> Option<&serde_json::Value> {
+        self.0.get(key)
     }
 
     /// A number member, 0 when missing.

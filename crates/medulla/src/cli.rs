@@ -585,6 +585,10 @@ pub enum BenchWhat {
     /// A generated SNOMED CT-like release: load time and memory, `$subsumes` and
     /// `$validate-code` calls/s, `$expand` with a text filter (p50/p99).
     Terminology(TerminologyBenchArgs),
+    /// Resources validated/s against base R4 (structure, bindings, invariants) on generated
+    /// patients, on one thread and on all cores, with `--peer` against the Python package
+    /// fhir.resources (pydantic models) on the same resources in the same run.
+    Validate(crate::bench_validate::ValidateBenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod bench_fhirpath;
 mod bench_hl7;
 mod bench_ingest;
 mod bench_search;
+mod bench_validate;
 mod cli;
 mod export;
 mod hl7;

@@ -1,5 +1,6 @@
 //! The command line: `--version`, `serve` refusing non-loopback addresses, `import` reporting
-//! bad files while importing the rest, and a `synth` → `import` round trip.
+//! bad files while importing the rest, a `synth` → `import` round trip, and `bench validate`
+//! printing its rates.
 
 #![allow(
     clippy::unwrap_used,
@@ -180,4 +181,33 @@ fn synth_then_import_round_trip() {
     );
     let served = Served::start(data.path());
     assert_eq!(served.count("Organization"), organizations);
+}
+
+/// `medulla bench validate` runs end to end on a tiny population and prints its rate lines;
+/// the figures themselves are never asserted.
+#[test]
+fn bench_validate_prints_rates() {
+    let output = medulla()
+        .args([
+            "bench",
+            "validate",
+            "--patients",
+            "2",
+            "--seconds",
+            "0.2",
+            "--threads",
+            "1,2",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = output_text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("medulla issues (untimed pass"), "{stdout}");
+    for threads in ["1 thread ", "2 threads "] {
+        let rate_line = stdout
+            .lines()
+            .find(|line| line.contains("resources/s on") && line.contains(threads))
+            .unwrap_or_else(|| panic!("no rate line for {threads}: {stdout}"));
+        assert!(rate_line.starts_with("medulla "), "{rate_line}");
+    }
 }
