@@ -135,7 +135,8 @@ fn ends_with_components(path: &Path, wanted: &[String]) -> bool {
     })
 }
 
-fn list_files(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), Error> {
+/// Every file below `dir`, at most [`MAX_FOLDER_DEPTH`] folders deep.
+pub(crate) fn list_files(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), Error> {
     let listing_error = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Io {

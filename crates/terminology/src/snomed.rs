@@ -72,9 +72,6 @@ const LANGUAGE_HEADER: &str =
 const SIMPLE_REFSET_HEADER: &str =
     "id effectiveTime active moduleId refsetId referencedComponentId";
 
-/// Deepest folder level searched for release files.
-const MAX_FOLDER_DEPTH: usize = 6;
-
 /// Choices for [`read_snapshot`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnomedOptions {
@@ -234,7 +231,7 @@ struct ReleaseFiles {
 impl ReleaseFiles {
     fn find(dir: &Path) -> Result<ReleaseFiles, Error> {
         let mut found: Vec<PathBuf> = Vec::new();
-        list_files(dir, 0, &mut found)?;
+        crate::release::list_files(dir, 0, &mut found)?;
         found.sort();
         let with_prefix = |prefix: &str| -> Vec<PathBuf> {
             found
@@ -292,35 +289,6 @@ impl ReleaseFiles {
         files.extend(self.simple_refsets.iter().cloned());
         files
     }
-}
-
-fn list_files(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), Error> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
-        action: "list",
-        path: dir.to_owned(),
-        source,
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Io {
-            action: "list",
-            path: dir.to_owned(),
-            source,
-        })?;
-        let path = entry.path();
-        let file_type = entry.file_type().map_err(|source| Error::Io {
-            action: "list",
-            path: path.clone(),
-            source,
-        })?;
-        if file_type.is_dir() {
-            if depth < MAX_FOLDER_DEPTH {
-                list_files(&path, depth + 1, found)?;
-            }
-        } else {
-            found.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// The release date at the end of an RF2 file name: `sct2_Concept_Snapshot_INT_20240101.txt`.

@@ -193,26 +193,7 @@ impl Terminology {
                 .unwrap_or_else(PoisonError::into_inner)
                 .delete(url, version.unwrap_or(""))?;
         }
-        let removed = {
-            let mut registry = self
-                .registry
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            let Some(entries) = registry.code_systems.get_mut(url) else {
-                return Ok(false);
-            };
-            let before = entries.len();
-            entries.retain(|known| known.version() != version);
-            let removed = entries.len() != before;
-            if entries.is_empty() {
-                registry.code_systems.remove(url);
-            }
-            removed
-        };
-        if removed {
-            self.content_changed();
-        }
-        Ok(removed)
+        Ok(self.remove_code_system_entries(url, |known| known.version() == version))
     }
 
     /// Removes the value set added with this URL and version (`None`: the one without a
@@ -563,6 +544,17 @@ impl Terminology {
     /// Removes the code system `url` in `version` that was added in memory (a stored release
     /// stays in the terminology file; built-in content cannot be removed). True if one was.
     pub fn remove_added_code_system(&self, url: &str, version: Option<&str>) -> bool {
+        self.remove_code_system_entries(url, |known| {
+            matches!(known, SystemEntry::Ready(_)) && known.version() == version
+        })
+    }
+
+    /// Removes the registered code systems of `url` that `matches`; true if any was.
+    fn remove_code_system_entries(
+        &self,
+        url: &str,
+        matches: impl Fn(&SystemEntry) -> bool,
+    ) -> bool {
         let removed = {
             let mut registry = self
                 .registry
@@ -572,9 +564,7 @@ impl Terminology {
                 return false;
             };
             let before = entries.len();
-            entries.retain(|known| {
-                !(matches!(known, SystemEntry::Ready(_)) && known.version() == version)
-            });
+            entries.retain(|known| !matches(known));
             let removed = entries.len() != before;
             if entries.is_empty() {
                 registry.code_systems.remove(url);

@@ -8,30 +8,17 @@ use std::path::{Path, PathBuf};
 use medulla_terminology::snomed::{SNOMED_CT, SnomedOptions, read_snapshot};
 use medulla_terminology::{Error, ExpandOptions, Subsumption, Terminology};
 
+mod fixture_files;
+
+const SNAPSHOT: &str = "snomed/SnomedCT_Fixture_20240101/Snapshot";
+
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/snomed/SnomedCT_Fixture_20240101/Snapshot")
+    fixture_files::fixture(SNAPSHOT)
 }
 
 /// A copy of the fixture in a temporary folder, to break.
 fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
-    let temp = tempfile::tempdir().expect("temp dir");
-    let target = temp.path().join("Snapshot");
-    copy_dir(&fixture(), &target);
-    (temp, target)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create folder");
-    for entry in std::fs::read_dir(from).expect("list fixture") {
-        let entry = entry.expect("list fixture");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy fixture file");
-        }
-    }
+    fixture_files::fixture_copy(SNAPSHOT, "Snapshot")
 }
 
 const CONCEPT_FILE: &str = "Terminology/sct2_Concept_Snapshot_INT_20240101.txt";
