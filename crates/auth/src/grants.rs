@@ -466,6 +466,7 @@ impl AuthServer {
             encounter: state.encounter.clone(),
             fhir_user: state.fhir_user.clone(),
             roles: state.roles.clone(),
+            fam: family.clone().filter(|family| !family.is_empty()),
         };
         let access_token = tokens::sign(&self.keys, &claims).map_err(|error| {
             tracing::error!(%error, "cannot sign an access token");

@@ -187,7 +187,17 @@ impl AuthServer {
             .record(grants::REVOKED, &claims.jti)
             .map_err(|_| TokenError::Invalid)?
             .is_some();
-        if revoked {
+        // A reused authorization code or refresh token, or a revoked refresh token, revokes
+        // the access tokens of its grant family too.
+        let family_revoked = match &claims.fam {
+            Some(family) => self
+                .store
+                .record(grants::FAMILY_REVOKED, family)
+                .map_err(|_| TokenError::Invalid)?
+                .is_some(),
+            None => false,
+        };
+        if revoked || family_revoked {
             return Err(TokenError::Revoked);
         }
         let client_ok = directory::client(&*self.store, &claims.client_id)

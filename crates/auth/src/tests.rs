@@ -257,6 +257,7 @@ fn our_token_with(f: &Fixture, change: impl FnOnce(&mut AccessClaims)) -> String
         encounter: None,
         fhir_user: None,
         roles: vec![],
+        fam: None,
     };
     change(&mut claims);
     tokens::sign(&f.auth.keys, &claims).expect("signs")
@@ -534,6 +535,13 @@ async fn authorization_code_with_pkce_refresh_rotation_and_id_token() {
             .code,
         "invalid_grant"
     );
+    // ... and revokes the access token the code produced (once the 30-second cache of checked
+    // tokens lets go of it).
+    f.auth.forget_subject("pat");
+    assert!(matches!(
+        f.auth.check_bearer(&token.access_token),
+        Err(TokenError::Revoked)
+    ));
 
     // The ID token is RS256, signed by a key of our JWKS, for this client.
     let id_token = token.id_token.clone().expect("id token");

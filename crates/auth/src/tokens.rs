@@ -51,6 +51,10 @@ pub struct AccessClaims {
     /// The user's roles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The grant family (one login: its authorization code and refresh tokens): revoking the
+    /// family (a reused code or refresh token, RFC 7009 revocation) revokes this token too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
 }
 
 impl AccessClaims {
