@@ -21,6 +21,7 @@ mod error;
 mod grants;
 mod keys;
 pub mod oidc;
+mod prune;
 pub mod secrets;
 mod throttle;
 mod tokens;
@@ -36,6 +37,7 @@ pub use grants::{
 };
 pub use keys::Keys;
 pub use oidc::{ClaimMapping, OidcConfig, OidcError, OidcVerifier};
+pub use prune::Pruned;
 pub use tokens::AccessClaims;
 
 use medulla_access::Access;

@@ -922,3 +922,47 @@ async fn directory_validates_input() {
         ));
     }
 }
+
+#[tokio::test]
+async fn expired_records_are_pruned_and_live_ones_kept() {
+    use crate::grants::{ASSERTION, CODE, FAMILY_REVOKED, REFRESH, REVOKED};
+    let f = fixture();
+    let now = tokens::now();
+    let expired = (now - 3600).to_string().into_bytes();
+    let live = (now + 3600).to_string().into_bytes();
+    let state = |expires: u64| serde_json::to_vec(&json!({"expires": expires})).expect("json");
+    let rows: Vec<(&str, &str, Vec<u8>)> = vec![
+        (REVOKED, "old-jti", expired.clone()),
+        (REVOKED, "live-jti", live.clone()),
+        (ASSERTION, "old-assertion", expired),
+        (ASSERTION, "live-assertion", live),
+        (CODE, "old-code", state(now - 3600)),
+        (CODE, "live-code", state(now + 60)),
+        (REFRESH, "old-refresh", state(now - 3600)),
+        (REFRESH, "unreadable", b"not json".to_vec()),
+        (FAMILY_REVOKED, "recent-family", b"revoked".to_vec()),
+    ];
+    medulla_store::write(&*f.store, move |tx| {
+        for (kind, key, value) in &rows {
+            tx.put_record(kind, key, value, None)?;
+        }
+        Ok::<(), medulla_store::Error>(())
+    })
+    .wait()
+    .await
+    .expect("records written");
+    let pruned = f.auth.prune_at(now).await.expect("pruned");
+    assert_eq!(pruned.total(), 4, "{pruned:?}");
+    let kept = |kind: &str, key: &str| f.store.record(kind, key).expect("read").is_some();
+    assert!(!kept(REVOKED, "old-jti") && kept(REVOKED, "live-jti"));
+    assert!(!kept(ASSERTION, "old-assertion") && kept(ASSERTION, "live-assertion"));
+    assert!(!kept(CODE, "old-code") && kept(CODE, "live-code"));
+    assert!(!kept(REFRESH, "old-refresh"));
+    // What cannot be read is kept; a family revoked just now outlives its tokens.
+    assert!(kept(REFRESH, "unreadable"));
+    assert!(kept(FAMILY_REVOKED, "recent-family"));
+    // Long after, the family record goes too.
+    let later = now + f.auth.config().refresh_token_seconds + 2 * 3600;
+    let pruned = f.auth.prune_at(later).await.expect("pruned");
+    assert!(!kept(FAMILY_REVOKED, "recent-family"), "{pruned:?}");
+}

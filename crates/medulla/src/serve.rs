@@ -108,6 +108,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
             _ => None,
         };
+        if let Some(auth) = &auth {
+            // Expired codes, refresh tokens and revocations are deleted hourly, so the store
+            // does not grow with every token ever issued.
+            let auth = Arc::clone(auth);
+            tokio::spawn(async move {
+                let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+                loop {
+                    hourly.tick().await;
+                    match auth.prune().await {
+                        Ok(pruned) if pruned.total() > 0 => {
+                            tracing::info!(
+                                records = pruned.total(),
+                                "pruned expired authorization records"
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%error, "cannot prune authorization records"),
+                    }
+                }
+            });
+        }
         let oidc = match args.auth {
             crate::cli::AuthMode::Oidc => {
                 let config = medulla_auth::OidcConfig::load(
