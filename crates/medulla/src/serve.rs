@@ -66,10 +66,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ..Default::default()
             },
         )
-        .with_terminology(Arc::new(
-            medulla_terminology::Terminology::open(&args.data.data.join("terminology"))
-                .context("opening the terminology file")?,
-        ));
+        .with_terminology(Arc::new(crate::terminology::open(&args.data.data)?));
         let (custom, unusable) = engine
             .reload_custom_params()
             .context("loading SearchParameter resources")?;

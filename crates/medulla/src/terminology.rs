@@ -114,7 +114,8 @@ pub fn run(args: TerminologyArgs) -> anyhow::Result<()> {
     }
 }
 
-fn open(data: &Path) -> anyhow::Result<Terminology> {
+/// The terminology service of the data directory (its file created if missing).
+pub(crate) fn open(data: &Path) -> anyhow::Result<Terminology> {
     Terminology::open(&data.join("terminology")).with_context(|| {
         format!(
             "opening the terminology file in {}",

@@ -52,4 +52,6 @@ mod type_def;
 
 pub use definitions::{Definitions, definitions};
 pub use search_param::{SearchParamComponent, SearchParamDef, SearchParamType};
-pub use type_def::{ElementDef, PrimitiveJsonKind, TypeDef, TypeKind, choice_json_name};
+pub use type_def::{
+    ElementDef, PrimitiveJsonKind, TypeDef, TypeKind, choice_json_name, java_whitespace_classes,
+};

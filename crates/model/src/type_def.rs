@@ -153,7 +153,7 @@ fn is_regex_space(c: char) -> bool {
 
 /// An R4 regex with Java's meaning of `\s` and `\S` (ASCII whitespace), for the regex crate,
 /// whose classes are Unicode.
-pub(crate) fn java_whitespace_classes(pattern: &str) -> String {
+pub fn java_whitespace_classes(pattern: &str) -> String {
     pattern
         .replace(r"\s", r"[ \t\n\x0B\x0C\r]")
         .replace(r"\S", r"[^ \t\n\x0B\x0C\r]")

@@ -327,24 +327,12 @@ impl Terminology {
     /// The URLs of the built-in FHIR R4 value sets, sorted (parses the built-in content on
     /// first use).
     pub fn builtin_value_set_urls(&self) -> Vec<&'static str> {
-        let mut urls: Vec<&'static str> = builtin::content()
-            .value_sets
-            .keys()
-            .map(String::as_str)
-            .collect();
-        urls.sort_unstable();
-        urls
+        sorted_keys(&builtin::content().value_sets)
     }
 
     /// The URLs of the built-in FHIR R4 code systems, sorted.
     pub fn builtin_code_system_urls(&self) -> Vec<&'static str> {
-        let mut urls: Vec<&'static str> = builtin::content()
-            .code_systems
-            .keys()
-            .map(String::as_str)
-            .collect();
-        urls.sort_unstable();
-        urls
+        sorted_keys(&builtin::content().code_systems)
     }
 
     /// The value set definition for `value_set` (`url` or `url|version`), including implicit
@@ -584,6 +572,13 @@ impl Terminology {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
+}
+
+/// The keys of a map of the built-in content, sorted.
+fn sorted_keys<V, S>(map: &'static HashMap<String, V, S>) -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = map.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
 }
 
 /// `{system}?fhir_vs` (all concepts), `{system}?fhir_vs=isa/{code}` (the concept and its

@@ -665,11 +665,15 @@ fn compile_profile_regex(pattern: &str) -> Result<Regex, String> {
             pattern.chars().count()
         ));
     }
-    RegexBuilder::new(&format!("^(?:{pattern})$"))
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|error| format!("regex cannot be used: {error}"))
+    // Profile regexes are Java regexes like the R4 ones: `\s` means ASCII whitespace.
+    RegexBuilder::new(&format!(
+        "^(?:{})$",
+        medulla_model::java_whitespace_classes(pattern)
+    ))
+    .size_limit(REGEX_SIZE_LIMIT)
+    .dfa_size_limit(REGEX_SIZE_LIMIT)
+    .build()
+    .map_err(|error| format!("regex cannot be used: {error}"))
 }
 
 #[cfg(test)]
