@@ -1,6 +1,6 @@
 //! The writer thread: group commit of many jobs per transaction.
 
-use super::checkpoint::{Checkpointer, WAL_LIMIT};
+use super::checkpoint::{Checkpointer, WAL_LIMIT, count_frames, passive_checkpoint};
 use super::index_rows::TextOp;
 use super::params::ParamIds;
 use super::{SharedAliases, current_aliases, index_rows, queries};
@@ -168,6 +168,8 @@ pub(crate) fn run(
 ) {
     let mut last_now = Timestamp(0);
     let mut params = ParamIds::default();
+    // After the pragmas: `wal_autocheckpoint` replaces any WAL hook.
+    conn.wal_hook(Some(count_frames));
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_JOBS_PER_BATCH {
@@ -193,7 +195,13 @@ pub(crate) fn run(
             };
             job.finish(result);
         }
-        if std::fs::metadata(wal_path).is_ok_and(|wal| wal.len() > WAL_LIMIT) {
+        if checkpointer.take_caught_up() {
+            // Between batches no commit adds frames: copying the short tail the background
+            // checkpoint left lets the next transaction start the log over.
+            if let Err(error) = passive_checkpoint(&conn) {
+                tracing::warn!(%error, "checkpoint of the log's tail failed");
+            }
+        } else if std::fs::metadata(wal_path).is_ok_and(|wal| wal.len() > WAL_LIMIT) {
             // The background checkpoints have not caught up: copy everything and restart the
             // log here, between batches, waiting for readers of old snapshots if need be.
             if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
