@@ -6,6 +6,7 @@ mod params;
 mod queries;
 mod schema;
 mod search_sql;
+mod vfs;
 mod writer;
 
 use crate::{
@@ -80,6 +81,26 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// The writer's connection: through the WAL-write VFS (see [`vfs`]) when every commit syncs,
+/// which that VFS relies on; through the default VFS otherwise or if it cannot be registered.
+fn open_writer_connection(path: &Path, synchronous_full: bool) -> Result<Connection, Error> {
+    if synchronous_full {
+        match vfs::register() {
+            Ok(()) => {
+                return Ok(Connection::open_with_flags_and_vfs(
+                    path,
+                    rusqlite::OpenFlags::default(),
+                    vfs::NAME,
+                )?);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the WAL-write VFS is unavailable; using SQLite's default");
+            }
+        }
+    }
+    Ok(Connection::open(path)?)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir` and starts its writer thread.
     ///
@@ -91,7 +112,7 @@ impl SqliteStore {
             source,
         })?;
         let database_path = dir.join("medulla.db");
-        let conn = Connection::open(&database_path)?;
+        let conn = open_writer_connection(&database_path, options.synchronous_full)?;
         schema::apply_pragmas(&conn, options.synchronous_full, options.writer_cache_mib)?;
         schema::create(&conn)?;
         let (sender, receiver) = channel();
