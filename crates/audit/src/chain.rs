@@ -11,12 +11,12 @@ pub(crate) type Hash = [u8; 32];
 pub(crate) const GENESIS: Hash = [0; 32];
 
 /// Separates ledger hashes from any other SHA-256 use of the same bytes.
-const RECORD_TAG: &[u8] = b"medulla-audit-v1";
+const RECORD_TAG: &[u8] = b"medulla-audit-v2";
 
 /// Separates checkpoint signatures from any other use of the key.
 const CHECKPOINT_TAG: &[u8] = b"medulla-audit-checkpoint-v1";
 
-/// `SHA-256("medulla-audit-v1" || prev || seq as u64 big-endian || event)`.
+/// `SHA-256("medulla-audit-v2" || prev || seq as u64 big-endian || stored bytes)`.
 pub(crate) fn record_hash(prev: &[u8], seq: u64, event: &[u8]) -> Hash {
     Sha256::new()
         .chain_update(RECORD_TAG)
@@ -86,7 +86,7 @@ mod tests {
         assert_ne!(base, record_hash(&GENESIS, 1, b"{ }"));
         // Known answer, so that the format cannot drift without this test noticing.
         let mut expected = Sha256::new();
-        expected.update(b"medulla-audit-v1");
+        expected.update(b"medulla-audit-v2");
         expected.update([0u8; 32]);
         expected.update([0, 0, 0, 0, 0, 0, 0, 1]);
         expected.update(b"{}");

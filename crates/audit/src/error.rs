@@ -67,6 +67,13 @@ pub enum Error {
         recorded: i64,
     },
     /// The AuditEvent JSON could not be serialized.
+    #[error(
+        "audit record #{seq} cannot be read: its stored bytes were altered; run `medulla audit verify`"
+    )]
+    UnreadableRecord {
+        /// The record's sequence number.
+        seq: u64,
+    },
     #[error("cannot serialize the AuditEvent: {0}")]
     Encode(#[from] serde_json::Error),
     /// The journal thread is gone (the log was closed or the thread could not start), or the

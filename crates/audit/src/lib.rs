@@ -21,8 +21,9 @@
 //!   `sync_data` once for the batch (group commit), and only then resolves each ticket with its
 //!   sequence number: an acknowledged record is on disk. It hands the records to the ledger
 //!   thread in memory.
-//! - The ledger thread (`medulla-audit-ledger`) builds each record's AuditEvent JSON, chains it
-//!   (`hash = SHA-256("medulla-audit-v1" ‖ prev ‖ seq as u64 big-endian ‖ event bytes)`, with
+//! - The ledger thread (`medulla-audit-ledger`) stores each record as its sequence number (u64
+//!   big-endian) followed by the journal's compact encoding, chains those stored bytes
+//!   (`hash = SHA-256("medulla-audit-v2" ‖ prev ‖ seq as u64 big-endian ‖ stored bytes)`, with
 //!   `prev` of record 1 all zeros) and appends what arrived in one transaction, at most every
 //!   [`AuditOptions::ledger_commit_interval`] (250 ms) or every [`AuditOptions::max_batch`]
 //!   records, and at once when a reader waits. Its commits use `synchronous=NORMAL`: the journal
@@ -58,7 +59,9 @@
 //! only, with no file-size metadata to commit. Each entry is `length: u32 | seq: u64 | record |
 //! check`, where `check` is the first 8 bytes of `SHA-256("medulla-audit-journal-v1" ‖ length ‖
 //! seq ‖ record)`; a zero length ends the entries. An entry takes about 100 to 300 bytes, a
-//! ledger row about 1.5 KB.
+//! ledger row about 300 bytes with its index entries. Reads render the R4 AuditEvent JSON from
+//! the stored bytes; bytes that no longer decode (an altered file) fail the read with
+//! [`Error::UnreadableRecord`].
 //!
 //! - Clean shutdown ([`AuditLog::close`], or dropping the last clone): the journal thread
 //!   finishes the queued records, the ledger thread commits everything (synced), signs a final
@@ -85,13 +88,12 @@
 //!
 //! Measured with `cargo test -p medulla-audit --release --test append_rate -- --ignored
 //! --nocapture` (2 cores, 24 GB RAM, virtio disk where `sync_data` of a preallocated file takes
-//! about 0.13–0.2 ms, release build, 2026-11-26, two runs; the figures before the journal are
-//! from the same machine and hour): one caller waiting for each record 8,200–8,700 appends/s
-//! (before: 3,300–3,400: one SQLite commit each); 64 threads appending at once
-//! 104,000–118,000/s (before: 26,000–28,000); 200,000 records queued then awaited: acknowledged
-//! at 109,000–136,000/s, in the ledger at 56,000–65,000/s (the ledger thread's ceiling, about
-//! 16 µs per record while the journal thread runs beside it; before: 54,000/s for both). A
-//! record takes about 1.55 KB in the ledger; [`verify`] walks about 620,000 records/s.
+//! about 0.13–0.2 ms, release build, 2026-11-26): one caller waiting for each record 7,600
+//! appends/s; 64 threads appending at once 103,000/s; 200,000 records queued then awaited:
+//! acknowledged at 254,000/s, in the ledger at 115,000/s (the ledger thread's ceiling); 298 bytes
+//! per record in the ledger; [`verify`] walks 1.86 M records/s. With the AuditEvent JSON stored
+//! and hashed (layout 1, the same day) the ledger took 56,000–65,000 records/s at about 1.55 KB
+//! each, and `verify` 620,000/s.
 //!
 //! End to end, `medulla bench auth --seconds 3 --patients 500 --grants 500` (16 keep-alive clients
 //! reading patients by id, same machine, three runs alternating with the build before the journal)
@@ -102,12 +104,11 @@
 //! two thread hand-offs, about 0.3–0.4 ms, which 16 clients cannot hide), and costs about 40 µs of
 //! CPU on top of about 50 µs: about 13 µs in the journal thread (three quarters of it the kernel's
 //! `fdatasync` path, for batches of two or three records), about 12 µs in the ledger thread
-//! (SQLite's table and index inserts, WAL writes and checkpoints about 70%, JSON about 11%, SHA-256
-//! about 5%), and about 12 µs more on the request threads (waking and being woken across threads).
-//! Removing it needs what this crate cannot do alone: a storage device with cheap flushes, more
-//! cores (the ledger thread then runs beside the requests instead of between them), or a cheaper
-//! ledger row (hashing a compact encoding and rendering the JSON on read, which changes the chain's
-//! format).
+//! (when it still serialized and hashed JSON: SHA-256 and JSON were over half of it; the compact
+//! rows of layout 2 halve the thread's cost), and about 12 µs more on the request threads (waking
+//! and being woken across threads). What is left needs what this crate cannot do alone: a storage
+//! device with cheap flushes, or more cores (the ledger thread then runs beside the requests
+//! instead of between them).
 //!
 //! ```
 //! use medulla_audit::{AuditLog, AuditQuery, AuditRecord, Action, AgentKind, Category, Outcome};

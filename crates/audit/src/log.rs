@@ -283,10 +283,13 @@ impl AuditLog {
             return Ok(None);
         };
         self.with_reader(|conn| {
-            Ok(conn
+            let stored: Option<Vec<u8>> = conn
                 .prepare_cached("SELECT event FROM ledger WHERE seq = ?1")?
                 .query_row([seq], |row| row.get(0))
-                .optional()?)
+                .optional()?;
+            stored
+                .map(|stored| crate::event::render(seq.unsigned_abs(), &stored))
+                .transpose()
         })
     }
 

@@ -110,7 +110,7 @@ pub(crate) fn search(conn: &Connection, query: &AuditQuery) -> Result<Vec<(u64, 
         let (seq, event) = row?;
         // Sequence numbers below 1 are never written; such a row is not ours to return.
         if let Ok(seq) = u64::try_from(seq) {
-            found.push((seq, event));
+            found.push((seq, crate::event::render(seq, &event)?));
         }
     }
     Ok(found)

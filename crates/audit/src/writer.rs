@@ -2,7 +2,7 @@
 //! transactions, with the chain and the checkpoints.
 
 use crate::chain::{GENESIS, Hash, record_hash, sign_checkpoint};
-use crate::event::{assemble, encode_tail};
+use crate::event::stored_bytes;
 use crate::handoff::{Durable, Handoff, Retired};
 use crate::{AuditOptions, Error};
 use ed25519_dalek::SigningKey;
@@ -390,7 +390,7 @@ impl Writer {
             for durable in records {
                 seq = durable.seq;
                 let record = &durable.record;
-                let event = assemble(seq, &encode_tail(record)?);
+                let event = stored_bytes(seq, record);
                 let prev = hash;
                 hash = record_hash(&prev, seq, &event);
                 insert.execute(rusqlite::params![

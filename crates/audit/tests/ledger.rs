@@ -61,7 +61,7 @@ fn tamper(dir: &Path) -> Connection {
 /// The documented chain hash, written out independently of the crate.
 fn chain_hash(prev: &[u8], seq: u64, event: &[u8]) -> Vec<u8> {
     let mut hasher = Sha256::new();
-    hasher.update(b"medulla-audit-v1");
+    hasher.update(b"medulla-audit-v2");
     hasher.update(prev);
     hasher.update(seq.to_be_bytes());
     hasher.update(event);
@@ -82,10 +82,27 @@ fn renumber(conn: &Connection, from: u64, by: i64) {
         .expect("shift");
 }
 
-/// A made-up event, in the shape the server writes, claiming position `seq`.
+/// Made-up stored bytes claiming position `seq` (they start with it, as the ledger's do).
 fn forged_event(seq: u64) -> Vec<u8> {
-    format!(r#"{{"resourceType":"AuditEvent","id":"{seq}","meta":{{"versionId":"1"}}}}"#)
-        .into_bytes()
+    let mut bytes = seq.to_be_bytes().to_vec();
+    bytes.extend_from_slice(b"forged by mallory");
+    bytes
+}
+
+/// `bytes` with every `from` replaced by `to`.
+fn replace_bytes(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.starts_with(from) {
+            out.extend_from_slice(to);
+            rest = &rest[from.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    out
 }
 
 fn insert_row(conn: &Connection, seq: u64, event: &[u8], prev: &[u8], hash: &[u8]) {
@@ -656,10 +673,7 @@ fn tamper_7_rewriting_the_chain_consistently_is_caught_by_the_checkpoint() {
     let conn = tamper(dir.path());
     let mut prev = column(&conn, 14, "hash");
     for seq in 15..=30 {
-        let event: Vec<u8> = String::from_utf8(column(&conn, seq, "event"))
-            .expect("UTF-8")
-            .replace("alice", "mallory")
-            .into_bytes();
+        let event = replace_bytes(&column(&conn, seq, "event"), b"alice", b"mallory");
         let hash = chain_hash(&prev, seq, &event);
         conn.execute(
             "UPDATE ledger SET event = ?1, prev = ?2, hash = ?3 WHERE seq = ?4",
