@@ -132,6 +132,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         .sum();
     let options = medulla_store::SqliteOptions {
         writer_cache_mib: args.cache_mib,
+        // Into an empty store, NDJSON (which never searches as it loads) builds the search
+        // value indexes once at the end instead of row by row.
+        defer_value_indexes_when_empty: !args.no_index && files.iter().all(|f| is_ndjson(f)),
         ..Default::default()
     };
     let store = medulla_store::SqliteStore::open(&args.data.data, options)
@@ -176,7 +179,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let outcome = import_files(&context, &runtime, &files);
     context.bar.finish_and_clear();
-    store.close();
+    let indexes_built = store.finish_bulk_load();
     let seconds = started.elapsed().as_secs_f64();
     let written = context.counters.written.load(Ordering::Relaxed);
     let unchanged = context.counters.unchanged.load(Ordering::Relaxed);
@@ -189,6 +192,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         total_bytes as f64 / 1e6 / seconds.max(1e-9),
     );
     outcome?;
+    indexes_built.context(
+        "building the search indexes failed (the resources are stored; the next start builds them)",
+    )?;
     if failures > 0 {
         bail!("{failures} file(s) or line(s) could not be imported (listed above)");
     }

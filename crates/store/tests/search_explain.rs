@@ -31,10 +31,15 @@ fn rows(n: usize) -> IndexRows {
 fn populated() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    load(&store);
+    (dir, store)
+}
+
+fn load(store: &SqliteStore) {
     let tickets: Vec<_> = (0..50)
         .map(|n| {
             let index = rows(n);
-            write(&store, move |tx| {
+            write(store, move |tx| {
                 let now = tx.now();
                 tx.put(&NewVersion {
                     resource_type: "Observation",
@@ -51,7 +56,68 @@ fn populated() -> (tempfile::TempDir, SqliteStore) {
     for ticket in tickets {
         ticket.blocking_wait().unwrap();
     }
-    (dir, store)
+}
+
+fn token_query() -> SearchQuery {
+    observations(
+        vec![Clause(vec![Predicate::Token {
+            param: "code".into(),
+            system: TokenSystem::Is("http://loinc.org".into()),
+            code: Some("3".into()),
+        }])],
+        Vec::new(),
+    )
+}
+
+fn value_indexes(dir: &std::path::Path) -> usize {
+    let conn = rusqlite::Connection::open(dir.join("medulla.db")).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name GLOB 'idx_*'",
+        [],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_bulk_load_into_an_empty_store_builds_the_value_indexes_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let bulk = SqliteOptions {
+        defer_value_indexes_when_empty: true,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(dir.path(), bulk.clone()).unwrap();
+    assert_eq!(value_indexes(dir.path()), 0);
+    load(&store);
+    // Without its index the search scans, and still finds what it should.
+    assert_eq!(store.search(&token_query()).unwrap().resources.len(), 7);
+    store.finish_bulk_load().unwrap();
+    drop(store);
+    assert_eq!(value_indexes(dir.path()), 10);
+
+    // A store that holds resources keeps its indexes, even when asked to defer them.
+    let store = SqliteStore::open(dir.path(), bulk).unwrap();
+    assert_eq!(value_indexes(dir.path()), 10);
+    assert_indexed(&store, &token_query(), "idx_token_value");
+    assert_eq!(store.search(&token_query()).unwrap().resources.len(), 7);
+}
+
+#[test]
+fn a_bulk_load_that_stops_early_gets_its_indexes_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let bulk = SqliteOptions {
+        defer_value_indexes_when_empty: true,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(dir.path(), bulk).unwrap();
+    load(&store);
+    // A process that stops without closing (killed) never builds them; leaking the store
+    // skips its close, as a kill would.
+    std::mem::forget(store);
+    assert_eq!(value_indexes(dir.path()), 0);
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    assert_eq!(value_indexes(dir.path()), 10);
+    assert_indexed(&store, &token_query(), "idx_token_value");
 }
 
 fn observations(clauses: Vec<Clause>, sort: Vec<SortKey>) -> SearchQuery {

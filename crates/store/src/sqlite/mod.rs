@@ -41,6 +41,13 @@ pub struct SqliteOptions {
     /// Page cache of the write connection, in MiB. Bulk import raises it so that the search
     /// indexes' B-tree pages it touches stay in memory; the bound holds whatever the input size.
     pub writer_cache_mib: usize,
+    /// Bulk load into an empty store: when the store holds no resource at open, the search
+    /// value indexes (`idx_*_value` and friends) are dropped, and [`SqliteStore::finish_bulk_load`]
+    /// (or closing) builds them once from the loaded rows, by sorting, instead of inserting
+    /// into them row by row. Searches stay correct meanwhile, only slower. If the process stops
+    /// before, the next open builds them. Only for loads that do not search as they write
+    /// (NDJSON import).
+    pub defer_value_indexes_when_empty: bool,
 }
 
 impl Default for SqliteOptions {
@@ -49,6 +56,7 @@ impl Default for SqliteOptions {
             synchronous_full: true,
             max_readers: 8,
             writer_cache_mib: 16,
+            defer_value_indexes_when_empty: false,
         }
     }
 }
@@ -65,6 +73,8 @@ pub struct SqliteStore {
     readers: Mutex<ReaderPool>,
     reader_freed: Condvar,
     aliases: SharedAliases,
+    /// The value indexes were dropped for a bulk load and are still to be built.
+    deferred_indexes: std::sync::atomic::AtomicBool,
 }
 
 /// Idle read connections and how many exist in all.
@@ -115,6 +125,8 @@ impl SqliteStore {
         let conn = open_writer_connection(&database_path, options.synchronous_full)?;
         schema::apply_pragmas(&conn, options.synchronous_full, options.writer_cache_mib)?;
         schema::create(&conn)?;
+        let deferred_indexes =
+            options.defer_value_indexes_when_empty && schema::drop_value_indexes_if_empty(&conn)?;
         let (sender, receiver) = channel();
         let aliases = SharedAliases::default();
         let writer_aliases = Arc::clone(&aliases);
@@ -141,6 +153,7 @@ impl SqliteStore {
             }),
             reader_freed: Condvar::new(),
             aliases,
+            deferred_indexes: deferred_indexes.into(),
         })
     }
 
@@ -149,8 +162,22 @@ impl SqliteStore {
         &self.database_path
     }
 
-    /// Stops accepting writes, lets queued jobs finish, and waits for the writer thread.
+    /// Stops accepting writes, lets queued jobs finish, and waits for the writer thread; then
+    /// builds the value indexes a bulk load deferred (a failure is logged: the next open
+    /// builds them).
     pub fn close(&self) {
+        if let Err(error) = self.finish_bulk_load() {
+            tracing::error!(%error, "building the search indexes failed; the next open builds them");
+        }
+    }
+
+    /// Closes the store like [`SqliteStore::close`], reporting whether the value indexes a bulk
+    /// load deferred (see [`SqliteOptions::defer_value_indexes_when_empty`]) could be built.
+    ///
+    /// # Errors
+    /// When building an index fails (a full disk); the loaded rows are committed regardless,
+    /// and the next open builds the missing indexes.
+    pub fn finish_bulk_load(&self) -> Result<(), Error> {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
         }
@@ -158,6 +185,18 @@ impl SqliteStore {
         if let Some(handle) = handle {
             let _ = handle.join();
         }
+        if self
+            .deferred_indexes
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            let started = std::time::Instant::now();
+            schema::build_value_indexes(&self.database_path)?;
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                "search value indexes built"
+            );
+        }
+        Ok(())
     }
 
     /// Takes an idle read connection, opens one if fewer than `max_readers` exist, or waits.

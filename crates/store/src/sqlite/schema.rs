@@ -129,6 +129,50 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 );
 "#;
 
+/// The value indexes of the `idx_*` tables, which a bulk load into an empty store builds after
+/// loading instead of row by row (see `SqliteOptions::defer_value_indexes_when_empty`). Every
+/// other index stays: the load itself looks resources up by id.
+const VALUE_INDEXES: [&str; 10] = [
+    "idx_string_value",
+    "idx_token_value",
+    "idx_date_value",
+    "idx_number_value",
+    "idx_quantity_canonical",
+    "idx_quantity_written",
+    "idx_reference_target",
+    "idx_reference_url",
+    "idx_uri_value",
+    "idx_composite_value",
+];
+
+/// Drops the value indexes if the store holds no resource; whether it did.
+pub(crate) fn drop_value_indexes_if_empty(conn: &Connection) -> Result<bool, crate::Error> {
+    let tx = conn.unchecked_transaction()?;
+    let is_empty = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM resources)", [], |row| {
+        row.get::<_, bool>(0)
+    })?;
+    if is_empty {
+        for name in VALUE_INDEXES {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+    }
+    tx.commit()?;
+    Ok(is_empty)
+}
+
+/// Builds missing indexes on a connection of its own: sorting on both cores, spilling to
+/// temporary files rather than memory (the write connection keeps temporary data in memory),
+/// with a bounded page cache.
+pub(crate) fn build_value_indexes(database: &std::path::Path) -> Result<(), crate::Error> {
+    let conn = Connection::open(database)?;
+    conn.busy_timeout(std::time::Duration::from_secs(60))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "threads", 2)?;
+    create(&conn)
+}
+
 /// Query-planner stability: plans do not depend on bound values. Without it, SQLite marks a
 /// cached statement whose plan looked at a bound value (every `LIMIT ?`) as expired when that
 /// value is bound again, and re-prepares it on each run (a tenth of the writer's time under
