@@ -79,13 +79,17 @@ fn value_indexes(dir: &std::path::Path) -> usize {
     .unwrap()
 }
 
+fn bulk_options() -> SqliteOptions {
+    SqliteOptions {
+        defer_value_indexes_when_empty: true,
+        ..SqliteOptions::default()
+    }
+}
+
 #[test]
 fn a_bulk_load_into_an_empty_store_builds_the_value_indexes_at_the_end() {
     let dir = tempfile::tempdir().unwrap();
-    let bulk = SqliteOptions {
-        defer_value_indexes_when_empty: true,
-        ..SqliteOptions::default()
-    };
+    let bulk = bulk_options();
     let store = SqliteStore::open(dir.path(), bulk.clone()).unwrap();
     assert_eq!(value_indexes(dir.path()), 0);
     load(&store);
@@ -105,10 +109,7 @@ fn a_bulk_load_into_an_empty_store_builds_the_value_indexes_at_the_end() {
 #[test]
 fn a_bulk_load_that_stops_early_gets_its_indexes_at_the_next_open() {
     let dir = tempfile::tempdir().unwrap();
-    let bulk = SqliteOptions {
-        defer_value_indexes_when_empty: true,
-        ..SqliteOptions::default()
-    };
+    let bulk = bulk_options();
     let store = SqliteStore::open(dir.path(), bulk).unwrap();
     load(&store);
     // A process that stops without closing (killed) never builds them; leaking the store
