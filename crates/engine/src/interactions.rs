@@ -53,8 +53,7 @@ impl FirstVersion {
         let id = body.get("id")?.as_str()?.to_owned();
         let resource_type = body.get("resourceType")?;
         let type_name = resource_type.as_str()?.to_owned();
-        let stamped = resource::stamp(body.clone(), &id, 1, TIME_PLACEHOLDER);
-        let bytes = serde_json::to_vec(&stamped).ok()?;
+        let bytes = resource::stamped_bytes(body, &id, 1, TIME_PLACEHOLDER).ok()?;
         let head = format!(
             r#"{{"resourceType":{},"id":{},"meta":{{"versionId":"1","lastUpdated":""#,
             serde_json::to_string(resource_type).ok()?,
@@ -518,5 +517,23 @@ mod tests {
         assert_eq!(again["meta"]["source"], "lab");
         assert_eq!(again["meta"]["versionId"], "2");
         assert!(FirstVersion::new(&json!({"resourceType": "Patient"})).is_none());
+    }
+
+    #[test]
+    fn stamped_bytes_equal_the_stamped_value_serialized() {
+        let now = Timestamp(1_764_000_000_123_456);
+        for body in [
+            json!({"resourceType": "Patient", "id": "p", "active": true}),
+            json!({"id": "p", "meta": "not an object", "resourceType": "Patient", "x": [1]}),
+            json!({"meta": {"lastUpdated": "x", "tag": [{"code": "a"}], "versionId": "3"},
+                   "resourceType": "Patient", "name": [{"family": "Ó\"Brien"}], "id": "old"}),
+            json!({"resourceType": "Patient", "meta": {}}),
+            json!({"active": false}),
+            json!("not an object"),
+        ] {
+            let expected = serde_json::to_vec(&resource::stamp(body.clone(), "new", 7, now));
+            let got = resource::stamped_bytes(&body, "new", 7, now);
+            assert_eq!(got.unwrap(), expected.unwrap(), "{body}");
+        }
     }
 }

@@ -136,6 +136,85 @@ pub fn stamp(body: Value, id: &str, version: u64, last_updated: Timestamp) -> Va
     Value::Object(out)
 }
 
+/// The bytes of `serde_json::to_vec(&stamp(body.clone(), id, version, last_updated))`,
+/// serialized from the borrowed body: bulk import stamps every resource ahead of the writer, and
+/// the deep copy was a tenth of that work.
+pub(crate) fn stamped_bytes(
+    body: &Value,
+    id: &str,
+    version: u64,
+    last_updated: Timestamp,
+) -> serde_json::Result<Vec<u8>> {
+    let Value::Object(fields) = body else {
+        return serde_json::to_vec(body);
+    };
+    serde_json::to_vec(&Stamped {
+        fields,
+        id,
+        version: version.to_string(),
+        last_updated: fhir_time::format_instant(last_updated),
+    })
+}
+
+/// A resource as [`stamp`] would make it, borrowing its members.
+struct Stamped<'a> {
+    fields: &'a Map<String, Value>,
+    id: &'a str,
+    version: String,
+    last_updated: String,
+}
+
+impl serde::Serialize for Stamped<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let rest = self
+            .fields
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "resourceType" | "id" | "meta"));
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry(
+            "resourceType",
+            self.fields.get("resourceType").unwrap_or(&Value::Null),
+        )?;
+        map.serialize_entry("id", self.id)?;
+        map.serialize_entry(
+            "meta",
+            &StampedMeta {
+                meta: self.fields.get("meta").and_then(Value::as_object),
+                version: &self.version,
+                last_updated: &self.last_updated,
+            },
+        )?;
+        for (name, value) in rest {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// `meta` as [`stamp`] makes it: the version and time first, then the other members (a `meta`
+/// that is not an object is dropped).
+struct StampedMeta<'a> {
+    meta: Option<&'a Map<String, Value>>,
+    version: &'a str,
+    last_updated: &'a str,
+}
+
+impl serde::Serialize for StampedMeta<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("versionId", self.version)?;
+        map.serialize_entry("lastUpdated", self.last_updated)?;
+        for (name, value) in self.meta.into_iter().flatten() {
+            if !matches!(name.as_str(), "versionId" | "lastUpdated") {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
 /// A new server-assigned id.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
