@@ -42,8 +42,6 @@ const RESTFUL_INTERACTIONS: [&str; 17] = [
     "operation",
 ];
 
-const RESOURCE_START: &[u8] = br#"{"resourceType":"AuditEvent","id":""#;
-
 impl AuditRecord {
     /// The AuditEvent JSON the ledger stores for this record under sequence number `seq`.
     ///
@@ -57,12 +55,12 @@ impl AuditRecord {
     /// # Errors
     /// [`Error::RecordedOutOfRange`] when `recorded` is not in the years 1 to 9999.
     pub fn to_audit_event(&self, seq: u64) -> Result<Vec<u8>, Error> {
-        Ok(assemble(seq, &encode_tail(self)?))
+        encode(seq, self)
     }
 }
 
-/// Serializes everything after the `id`: the bytes start with `"meta":` and end with `}`.
-pub(crate) fn encode_tail(record: &AuditRecord) -> Result<Vec<u8>, Error> {
+/// The AuditEvent JSON of `record` as record `seq`.
+fn encode(seq: u64, record: &AuditRecord) -> Result<Vec<u8>, Error> {
     let recorded = format_instant(record.recorded)?;
     let patient_reference = record.patient_id().map(|id| format!("Patient/{id}"));
     let query = record
@@ -70,7 +68,10 @@ pub(crate) fn encode_tail(record: &AuditRecord) -> Result<Vec<u8>, Error> {
         .as_deref()
         .map(|query| base64::engine::general_purpose::STANDARD.encode(query));
     let (type_system, type_code, type_display) = record.category.event_type();
+    let id = seq.to_string();
     let event = Event {
+        resource_type: "AuditEvent",
+        id: &id,
         meta: Meta {
             version_id: "1",
             last_updated: &recorded,
@@ -93,20 +94,7 @@ pub(crate) fn encode_tail(record: &AuditRecord) -> Result<Vec<u8>, Error> {
         },
         entity: entities(record, patient_reference.as_deref(), query.as_deref()),
     };
-    let object = serde_json::to_vec(&event)?;
-    // The object is `{` + members + `}`; the tail is everything after the brace.
-    Ok(object.get(1..).map(<[u8]>::to_vec).unwrap_or_default())
-}
-
-/// The stored event bytes: the fixed opening, the id, then the caller's tail.
-pub(crate) fn assemble(seq: u64, tail: &[u8]) -> Vec<u8> {
-    let id = seq.to_string();
-    let mut event = Vec::with_capacity(RESOURCE_START.len() + id.len() + 2 + tail.len());
-    event.extend_from_slice(RESOURCE_START);
-    event.extend_from_slice(id.as_bytes());
-    event.extend_from_slice(b"\",");
-    event.extend_from_slice(tail);
-    event
+    Ok(serde_json::to_vec(&event)?)
 }
 
 /// The bytes the ledger stores and hashes for `record` under `seq`: `seq` (u64 big-endian),
@@ -265,6 +253,9 @@ fn entities<'a>(
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Event<'a> {
+    #[serde(rename = "resourceType")]
+    resource_type: &'static str,
+    id: &'a str,
     meta: Meta<'a>,
     #[serde(rename = "type")]
     event_type: Coding<'a>,

@@ -129,21 +129,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 );
 "#;
 
-/// The value indexes of the `idx_*` tables, which a bulk load into an empty store builds after
-/// loading instead of row by row (see `SqliteOptions::defer_value_indexes_when_empty`). Every
-/// other index stays: the load itself looks resources up by id.
-const VALUE_INDEXES: [&str; 10] = [
-    "idx_string_value",
-    "idx_token_value",
-    "idx_date_value",
-    "idx_number_value",
-    "idx_quantity_canonical",
-    "idx_quantity_written",
-    "idx_reference_target",
-    "idx_reference_url",
-    "idx_uri_value",
-    "idx_composite_value",
-];
+/// The value indexes are the explicit indexes of the `idx_*` tables (their primary keys are
+/// SQLite's own `sqlite_autoindex_*`, with no SQL): a bulk load into an empty store builds them
+/// after loading instead of row by row (see `SqliteOptions::defer_value_indexes_when_empty`).
+/// Every other index stays: the load itself looks resources up by id.
+const VALUE_INDEXES: &str = "SELECT name FROM sqlite_master \
+     WHERE type = 'index' AND tbl_name GLOB 'idx_*' AND sql IS NOT NULL";
 
 /// Drops the value indexes if the store holds no resource; whether it did.
 pub(crate) fn drop_value_indexes_if_empty(conn: &Connection) -> Result<bool, crate::Error> {
@@ -152,8 +143,13 @@ pub(crate) fn drop_value_indexes_if_empty(conn: &Connection) -> Result<bool, cra
         row.get::<_, bool>(0)
     })?;
     if is_empty {
-        for name in VALUE_INDEXES {
-            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        let names = tx
+            .prepare(VALUE_INDEXES)?
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        for name in names {
+            // Names come from the schema above, never from input.
+            tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
         }
     }
     tx.commit()?;
