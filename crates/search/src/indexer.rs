@@ -31,6 +31,21 @@ pub(crate) struct CompiledParam {
     pub(crate) def: SearchParamDef,
     path: FhirPath,
     components: Vec<FhirPath>,
+    /// The type of each component's parameter, looked up once here rather than per value.
+    component_kinds: Vec<Option<SearchParamType>>,
+}
+
+/// The type of the parameter each of `def`'s components names (by canonical URL).
+fn component_kinds(def: &SearchParamDef) -> Vec<Option<SearchParamType>> {
+    let all = definitions().all_search_params();
+    def.components
+        .iter()
+        .map(|component| {
+            all.iter()
+                .find(|p| p.url == component.definition)
+                .map(|p| p.kind)
+        })
+        .collect()
 }
 
 impl CompiledParam {
@@ -46,6 +61,7 @@ impl CompiledParam {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| format!("a component expression does not compile: {error}"))?;
         Ok(CompiledParam {
+            component_kinds: component_kinds(&def),
             def,
             path,
             components,
@@ -80,6 +96,7 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
                     .filter_map(|component| FhirPath::compile(&component.expression).ok())
                     .collect();
                 std::sync::Arc::new(CompiledParam {
+                    component_kinds: component_kinds(def),
                     def: def.clone(),
                     path: FhirPath::compile(expression).unwrap_or_else(|_| {
                         // An expression our engine cannot compile indexes nothing rather than
@@ -636,19 +653,7 @@ fn composite_rows(
     let [first_path, second_path] = param.components.as_slice() else {
         return;
     };
-    let defs = definitions();
-    let component_kind = |index: usize| {
-        param
-            .def
-            .components
-            .get(index)
-            .and_then(|c| {
-                defs.all_search_params()
-                    .iter()
-                    .find(|p| p.url == c.definition)
-            })
-            .map(|p| p.kind)
-    };
+    let component_kind = |index: usize| param.component_kinds.get(index).copied().flatten();
     let (Some(SearchParamType::Token), Some(second_kind)) = (component_kind(0), component_kind(1))
     else {
         return;

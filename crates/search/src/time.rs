@@ -4,18 +4,42 @@ use medulla_store::Timestamp;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// Formats a timestamp as a FHIR `instant` in UTC with millisecond precision.
+///
+/// Written digit by digit: every write formats its commit time, on the writer thread.
 pub fn format_instant(timestamp: Timestamp) -> String {
     let datetime = to_datetime(timestamp);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        datetime.year(),
-        u8::from(datetime.month()),
-        datetime.day(),
-        datetime.hour(),
-        datetime.minute(),
-        datetime.second(),
-        datetime.millisecond()
-    )
+    let Ok(year) = u32::try_from(datetime.year()) else {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            datetime.year(),
+            u8::from(datetime.month()),
+            datetime.day(),
+            datetime.hour(),
+            datetime.minute(),
+            datetime.second(),
+            datetime.millisecond()
+        );
+    };
+    let mut text = String::with_capacity(24);
+    let mut push = |value: u32, digits: u32, separator: Option<char>| {
+        for place in (0..digits).rev() {
+            let digit = value / 10_u32.pow(place) % 10;
+            text.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+        }
+        if let Some(separator) = separator {
+            text.push(separator);
+        }
+    };
+    // Years past 9999 keep every digit, like `{:04}`.
+    let year_digits = year.checked_ilog10().map_or(1, |log| log + 1).max(4);
+    push(year, year_digits, Some('-'));
+    push(u32::from(u8::from(datetime.month())), 2, Some('-'));
+    push(u32::from(datetime.day()), 2, Some('T'));
+    push(u32::from(datetime.hour()), 2, Some(':'));
+    push(u32::from(datetime.minute()), 2, Some(':'));
+    push(u32::from(datetime.second()), 2, Some('.'));
+    push(u32::from(datetime.millisecond()), 3, Some('Z'));
+    text
 }
 
 /// The timestamp as a date-time in UTC.
@@ -166,6 +190,31 @@ mod tests {
 
     fn range(text: &str) -> Option<(String, String)> {
         parse_range(text).map(|(a, b)| (format_instant(a), format_instant(b)))
+    }
+
+    #[test]
+    fn instants_are_formatted_like_format_would() {
+        let reference = |timestamp: Timestamp| {
+            let d = to_datetime(timestamp);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second(),
+                d.millisecond()
+            )
+        };
+        // From year 1 to about 9860, in uneven steps that reach every field's range.
+        let first = -62_135_596_800_000_000_i64;
+        let step = 7_777_777_777_777_i64;
+        for k in 0..40_000 {
+            let timestamp = Timestamp(first + k * step + k % 1000 * 1000);
+            assert_eq!(format_instant(timestamp), reference(timestamp));
+        }
+        assert_eq!(format_instant(Timestamp(0)), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]
