@@ -38,6 +38,51 @@ fn put(
     .blocking_wait()
 }
 
+/// A refused version 1 inside a job leaves the job usable: the next resource gets the next
+/// sequence number, and each resource points at its own version.
+#[test]
+fn a_refused_create_does_not_disturb_the_next_one() {
+    let (_dir, store) = open();
+    put(&store, "a", 1, Some("{\"v\":1}"), None).unwrap();
+    let outcome = write(&store, |tx| {
+        let now = tx.now();
+        let new = |id: &'static str, body: &'static [u8]| NewVersion {
+            resource_type: "Patient",
+            id,
+            version: 1,
+            last_updated: now,
+            method: Method::Put,
+            body: Some(body),
+            index: None,
+        };
+        let refused = tx.put(&new("a", b"{\"v\":9}"));
+        tx.put(&new("b", b"{\"b\":1}"))?;
+        tx.put(&new("c", b"{\"c\":1}"))?;
+        Ok::<_, Error>(refused.is_err())
+    })
+    .blocking_wait()
+    .unwrap();
+    assert!(outcome);
+    for (id, body) in [("a", "{\"v\":1}"), ("b", "{\"b\":1}"), ("c", "{\"c\":1}")] {
+        let current = store.read("Patient", id).unwrap().unwrap();
+        assert_eq!(
+            (current.version, current.body.as_deref()),
+            (1, Some(body.as_bytes()))
+        );
+    }
+    let history = store
+        .history(&HistoryQuery {
+            scope: HistoryScope::System,
+            since: None,
+            at: None,
+            count: 10,
+            before_seq: None,
+        })
+        .unwrap();
+    let ids: Vec<_> = history.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["c", "b", "a"]);
+}
+
 #[test]
 fn versions_are_kept_and_conflicts_rejected() {
     let (_dir, store) = open();
@@ -55,7 +100,24 @@ fn versions_are_kept_and_conflicts_rejected() {
         ),
         "{conflict}"
     );
+    // Version 1 of a resource that exists (even deleted, below) is a conflict naming its version.
+    let again = put(&store, "a", 1, Some("{\"v\":0}"), None).unwrap_err();
+    assert!(
+        matches!(
+            again,
+            Error::VersionConflict {
+                expected: 1,
+                found: 2,
+                ..
+            }
+        ),
+        "{again}"
+    );
     put(&store, "a", 3, None, None).unwrap();
+    assert!(matches!(
+        put(&store, "a", 1, Some("{}"), None),
+        Err(Error::VersionConflict { found: 3, .. })
+    ));
     let current = store.read("Patient", "a").unwrap().unwrap();
     assert_eq!((current.version, current.is_deleted()), (3, true));
     let first = store.vread("Patient", "a", 1).unwrap().unwrap();

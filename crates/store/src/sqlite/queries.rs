@@ -9,8 +9,21 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row};
 use std::sync::Arc;
 
-const VERSION_COLUMNS: &str =
-    "r.res_type, r.res_id, v.version, v.last_updated, v.method, v.body, v.seq";
+/// The columns [`stored_from_row`] reads (a macro, so that constant queries can `concat!` it).
+macro_rules! version_columns {
+    () => {
+        "r.res_type, r.res_id, v.version, v.last_updated, v.method, v.body, v.seq"
+    };
+}
+const VERSION_COLUMNS: &str = version_columns!();
+
+/// The current version by type and id: every write of an id asks this, so its text is a
+/// constant rather than formatted per call.
+const READ: &str = concat!(
+    "SELECT ",
+    version_columns!(),
+    " FROM resources r JOIN versions v ON v.seq = r.version_seq WHERE r.res_type = ?1 AND r.res_id = ?2"
+);
 
 fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredResource> {
     let version: i64 = row.get(2)?;
@@ -30,11 +43,7 @@ pub(crate) fn read(
     resource_type: &str,
     id: &str,
 ) -> Result<Option<StoredResource>, Error> {
-    let sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM resources r JOIN versions v ON v.seq = r.version_seq \
-         WHERE r.res_type = ?1 AND r.res_id = ?2"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(READ)?;
     Ok(stmt
         .query_row((resource_type, id), stored_from_row)
         .optional()?)

@@ -25,6 +25,30 @@ struct SqliteWriteTx<'c> {
     text: Vec<TextOp>,
 }
 
+impl SqliteWriteTx<'_> {
+    /// The error of a version-1 insert that failed: a version conflict when the resource
+    /// exists (the unique key refused the row), else the failure itself.
+    fn conflict_or(&self, new: &NewVersion<'_>, error: rusqlite::Error) -> Error {
+        let found = self
+            .conn
+            .prepare_cached("SELECT version FROM resources WHERE res_type = ?1 AND res_id = ?2")
+            .and_then(|mut select| {
+                select
+                    .query_row((new.resource_type, new.id), |row| row.get::<_, i64>(0))
+                    .optional()
+            });
+        match found {
+            Ok(Some(version)) => Error::VersionConflict {
+                resource_type: new.resource_type.to_owned(),
+                id: new.id.to_owned(),
+                expected: new.version,
+                found: u64::try_from(version).unwrap_or(0),
+            },
+            _ => error.into(),
+        }
+    }
+}
+
 impl WriteTx for SqliteWriteTx<'_> {
     fn now(&self) -> Timestamp {
         self.now
@@ -36,45 +60,59 @@ impl WriteTx for SqliteWriteTx<'_> {
 
     fn put(&mut self, new: &NewVersion<'_>) -> Result<(), Error> {
         let conn = self.conn;
-        let existing: Option<(i64, i64)> = conn
-            .prepare_cached(
-                "SELECT res_key, version FROM resources WHERE res_type = ?1 AND res_id = ?2",
-            )?
-            .query_row((new.resource_type, new.id), |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()?;
-        let current_version =
-            existing.map_or(0, |(_, version)| u64::try_from(version).unwrap_or(0));
-        if new.version != current_version + 1 {
-            return Err(Error::VersionConflict {
-                resource_type: new.resource_type.to_owned(),
-                id: new.id.to_owned(),
-                expected: new.version,
-                found: current_version,
-            });
-        }
         let version = i64::try_from(new.version).unwrap_or(i64::MAX);
         let deleted = i64::from(new.body.is_none());
-        // A new resource's row is inserted with its final values, so that only `version_seq`
-        // (not indexed) changes afterwards: updating `last_updated`/`deleted` would rewrite its
+        // Version 1 is a new resource, so inserting its row is the version check: the unique
+        // (type, id) key refuses it when the resource exists. The row gets its final values and
+        // the sequence number its version will have (the versions table's next rowid), so
+        // nothing updates it afterwards; updating `last_updated`/`deleted` would rewrite its
         // entries in two indexes.
-        let res_key = match existing {
-            Some((res_key, _)) => res_key,
-            None => {
-                conn.prepare_cached(
+        // `created`: the sequence number the new row points at; `None` for an existing resource.
+        let (res_key, created) = if new.version == 1 {
+            // Its own statement: a subquery or RETURNING in the INSERT would give the INSERT a
+            // statement journal, whose release walks every page the transaction dirtied.
+            let seq: i64 = conn
+                .prepare_cached("SELECT ifnull(max(seq), 0) + 1 FROM versions")?
+                .query_row([], |row| row.get(0))?;
+            let inserted = conn
+                .prepare_cached(
                     "INSERT INTO resources (res_type, res_id, version, last_updated, deleted, version_seq) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                     VALUES (?1, ?2, 1, ?3, ?4, ?5)",
                 )?
-                .execute((new.resource_type, new.id, version, new.last_updated.0, deleted))?;
-                conn.last_insert_rowid()
+                .execute((new.resource_type, new.id, new.last_updated.0, deleted, seq));
+            match inserted {
+                Ok(_) => (conn.last_insert_rowid(), Some(seq)),
+                Err(error) => return Err(self.conflict_or(new, error)),
+            }
+        } else {
+            let current: Option<(i64, i64)> = conn
+                .prepare_cached(
+                    "SELECT res_key, version FROM resources WHERE res_type = ?1 AND res_id = ?2",
+                )?
+                .query_row((new.resource_type, new.id), |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            let current_version =
+                current.map_or(0, |(_, version)| u64::try_from(version).unwrap_or(0));
+            match current {
+                Some((res_key, _)) if new.version == current_version + 1 => (res_key, None),
+                _ => {
+                    return Err(Error::VersionConflict {
+                        resource_type: new.resource_type.to_owned(),
+                        id: new.id.to_owned(),
+                        expected: new.version,
+                        found: current_version,
+                    });
+                }
             }
         };
         conn.prepare_cached(
-            "INSERT INTO versions (res_key, res_type, version, last_updated, method, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO versions (seq, res_key, res_type, version, last_updated, method, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute((
+            created,
             res_key,
             new.resource_type,
             version,
@@ -82,18 +120,13 @@ impl WriteTx for SqliteWriteTx<'_> {
             new.method.code(),
             new.body,
         ))?;
-        let seq = conn.last_insert_rowid();
-        if existing.is_some() {
+        if created.is_none() {
+            let seq = conn.last_insert_rowid();
             conn.prepare_cached(
                 "UPDATE resources SET version = ?2, last_updated = ?3, deleted = ?4, version_seq = ?5 \
                  WHERE res_key = ?1",
             )?
             .execute((res_key, version, new.last_updated.0, deleted, seq))?;
-        } else {
-            conn.prepare_cached("UPDATE resources SET version_seq = ?2 WHERE res_key = ?1")?
-                .execute((res_key, seq))?;
-        }
-        if existing.is_some() {
             index_rows::delete(conn, res_key)?;
             self.text.push(TextOp::Delete(res_key));
         }
