@@ -2,7 +2,7 @@
 
 use super::params::ParamIds;
 use crate::{CompositeValue, Error, IndexRows};
-use rusqlite::Connection;
+use rusqlite::{CachedStatement, Connection};
 
 const TABLES: &[&str] = &[
     "DELETE FROM idx_string WHERE res_key = ?1",
@@ -51,28 +51,62 @@ pub(crate) fn delete(conn: &Connection, res_key: i64) -> Result<(), Error> {
     Ok(())
 }
 
+/// The insert statement of each index table, in [`INSERTS`] order.
+const INSERTS: [&str; 8] = [
+    "INSERT INTO idx_string (res_key, pid, ord, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO idx_token (res_key, pid, ord, system, code, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT INTO idx_date (res_key, pid, ord, low, high) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO idx_number (res_key, pid, ord, value) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO idx_quantity (res_key, pid, ord, value, system, code, canonical_value, canonical_code) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    "INSERT INTO idx_reference (res_key, pid, ord, target_type, target_id, target_version, url) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT INTO idx_uri (res_key, pid, ord, uri) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO idx_composite (res_key, pid, ord, system, code, v_system, v_code, v_value, \
+     v_canonical_value, v_canonical_code, v_low, v_high, v_text) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+];
+
+/// The index tables' insert statements, taken from the connection's cache once per write job
+/// and kept until it ends: looking one up hashes its text, which cost more than a row insert's
+/// binding when done for every table of every resource of a bulk load.
+#[derive(Default)]
+pub(crate) struct Inserts<'c> {
+    statements: [Option<CachedStatement<'c>>; 8],
+}
+
+impl<'c> Inserts<'c> {
+    fn get(
+        &mut self,
+        conn: &'c Connection,
+        table: usize,
+    ) -> Result<&mut CachedStatement<'c>, Error> {
+        Ok(match &mut self.statements[table] {
+            Some(statement) => statement,
+            slot @ None => slot.insert(conn.prepare_cached(INSERTS[table])?),
+        })
+    }
+}
+
 /// Inserts the index rows of `res_key`, which has none yet, but the full-text one (see
 /// [`text_of`]).
-pub(crate) fn insert(
-    conn: &Connection,
+pub(crate) fn insert<'c>(
+    conn: &'c Connection,
     params: &mut ParamIds,
+    inserts: &mut Inserts<'c>,
     res_key: i64,
     res_type: &str,
     rows: &IndexRows,
 ) -> Result<(), Error> {
     let mut pid = |code: &str| params.get_or_create(conn, res_type, code);
     if !rows.strings.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_string (res_key, pid, ord, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+        let insert = inserts.get(conn, 0)?;
         for (ord, row) in (0_i64..).zip(&rows.strings) {
             insert.execute((res_key, pid(&row.param)?, ord, &row.normalized, &row.exact))?;
         }
     }
     if !rows.tokens.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_token (res_key, pid, ord, system, code, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
+        let insert = inserts.get(conn, 1)?;
         for (ord, row) in (0_i64..).zip(&rows.tokens) {
             insert.execute((
                 res_key,
@@ -85,26 +119,19 @@ pub(crate) fn insert(
         }
     }
     if !rows.dates.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_date (res_key, pid, ord, low, high) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+        let insert = inserts.get(conn, 2)?;
         for (ord, row) in (0_i64..).zip(&rows.dates) {
             insert.execute((res_key, pid(&row.param)?, ord, row.low, row.high))?;
         }
     }
     if !rows.numbers.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_number (res_key, pid, ord, value) VALUES (?1, ?2, ?3, ?4)",
-        )?;
+        let insert = inserts.get(conn, 3)?;
         for (ord, row) in (0_i64..).zip(&rows.numbers) {
             insert.execute((res_key, pid(&row.param)?, ord, row.value))?;
         }
     }
     if !rows.quantities.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_quantity (res_key, pid, ord, value, system, code, canonical_value, canonical_code) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+        let insert = inserts.get(conn, 4)?;
         for (ord, row) in (0_i64..).zip(&rows.quantities) {
             insert.execute((
                 res_key,
@@ -119,10 +146,7 @@ pub(crate) fn insert(
         }
     }
     if !rows.references.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_reference (res_key, pid, ord, target_type, target_id, target_version, url) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
+        let insert = inserts.get(conn, 5)?;
         for (ord, row) in (0_i64..).zip(&rows.references) {
             insert.execute((
                 res_key,
@@ -136,19 +160,13 @@ pub(crate) fn insert(
         }
     }
     if !rows.uris.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_uri (res_key, pid, ord, uri) VALUES (?1, ?2, ?3, ?4)",
-        )?;
+        let insert = inserts.get(conn, 6)?;
         for (ord, row) in (0_i64..).zip(&rows.uris) {
             insert.execute((res_key, pid(&row.param)?, ord, &row.uri))?;
         }
     }
     if !rows.composites.is_empty() {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO idx_composite (res_key, pid, ord, system, code, v_system, v_code, v_value, \
-             v_canonical_value, v_canonical_code, v_low, v_high, v_text) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?;
+        let insert = inserts.get(conn, 7)?;
         for (ord, row) in (0_i64..).zip(&rows.composites) {
             let (
                 mut v_system,

@@ -23,6 +23,7 @@ struct SqliteWriteTx<'c> {
     now: Timestamp,
     /// Full-text changes of this job, applied after the batch's jobs.
     text: Vec<TextOp>,
+    inserts: index_rows::Inserts<'c>,
 }
 
 impl SqliteWriteTx<'_> {
@@ -131,7 +132,14 @@ impl WriteTx for SqliteWriteTx<'_> {
             self.text.push(TextOp::Delete(res_key));
         }
         if let (Some(rows), Some(_)) = (new.index, new.body) {
-            index_rows::insert(conn, self.params, res_key, new.resource_type, rows)?;
+            index_rows::insert(
+                conn,
+                self.params,
+                &mut self.inserts,
+                res_key,
+                new.resource_type,
+                rows,
+            )?;
             self.text.extend(index_rows::text_of(res_key, rows));
         }
         Ok(())
@@ -154,7 +162,14 @@ impl WriteTx for SqliteWriteTx<'_> {
                 if u64::try_from(current_version).ok() == Some(version) =>
             {
                 index_rows::delete(self.conn, res_key)?;
-                index_rows::insert(self.conn, self.params, res_key, resource_type, rows)?;
+                index_rows::insert(
+                    self.conn,
+                    self.params,
+                    &mut self.inserts,
+                    res_key,
+                    resource_type,
+                    rows,
+                )?;
                 self.text.push(TextOp::Delete(res_key));
                 self.text.extend(index_rows::text_of(res_key, rows));
                 Ok(true)
@@ -316,12 +331,15 @@ fn run_job(
         params,
         now,
         text: Vec::new(),
+        inserts: index_rows::Inserts::default(),
     };
     let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or_else(|_| {
         tracing::error!("write job panicked; its changes were rolled back");
         false
     });
     let text = std::mem::take(&mut tx.text);
+    // Its statements go back to the connection's cache before the savepoint ends.
+    drop(tx);
     if kept {
         if !alone {
             conn.prepare_cached("RELEASE job")?.execute([])?;
