@@ -541,7 +541,7 @@ fn read_batches(
 
 /// Lowers the calling thread's priority by 10 nice steps. The store's one writer
 /// thread is the pipeline's serial stage; at equal priority the parse workers (one per core,
-/// two files at once) took a quarter of its time on a 2-core machine, and the import ran ~9%
+/// two files at once) took a quarter of its time on a 2-core machine, and the import ran 9–19%
 /// slower (docs/benchmarks.md). The workers still get every cycle the writer leaves idle.
 /// Best effort: a failure changes only speed.
 fn yield_to_writer() {

@@ -51,7 +51,8 @@ pub(crate) fn delete(conn: &Connection, res_key: i64) -> Result<(), Error> {
     Ok(())
 }
 
-/// The insert statement of each index table, in [`INSERTS`] order.
+/// The insert statement of each index table: string, token, date, number, quantity, reference,
+/// uri, composite (the slots of [`Inserts`]).
 const INSERTS: [&str; 8] = [
     "INSERT INTO idx_string (res_key, pid, ord, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO idx_token (res_key, pid, ord, system, code, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -68,8 +69,8 @@ const INSERTS: [&str; 8] = [
 ];
 
 /// The index tables' insert statements, taken from the connection's cache once per write job
-/// and kept until it ends: looking one up hashes its text, which cost more than a row insert's
-/// binding when done for every table of every resource of a bulk load.
+/// and kept until it ends, instead of once per table per resource: each look-up hashes the
+/// statement's text (about 1% of a bulk import's CPU samples).
 #[derive(Default)]
 pub(crate) struct Inserts<'c> {
     statements: [Option<CachedStatement<'c>>; 8],

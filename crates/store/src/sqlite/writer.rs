@@ -70,8 +70,8 @@ impl WriteTx for SqliteWriteTx<'_> {
         // entries in two indexes.
         // `created`: the sequence number the new row points at; `None` for an existing resource.
         let (res_key, created) = if new.version == 1 {
-            // Its own statement: a subquery or RETURNING in the INSERT would give the INSERT a
-            // statement journal, whose release walks every page the transaction dirtied.
+            // Its own statement: as a subquery of the INSERT with RETURNING, it gave the INSERT a
+            // statement journal, whose release walks every page the transaction has dirtied.
             let seq: i64 = conn
                 .prepare_cached("SELECT ifnull(max(seq), 0) + 1 FROM versions")?
                 .query_row([], |row| row.get(0))?;
