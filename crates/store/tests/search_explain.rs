@@ -96,6 +96,9 @@ fn a_bulk_load_into_an_empty_store_builds_the_value_indexes_at_the_end() {
     // Without its index the search scans, and still finds what it should.
     assert_eq!(store.search(&token_query()).unwrap().resources.len(), 7);
     store.finish_bulk_load().unwrap();
+    // Everything is in the database file; the log is empty although the store is still open.
+    let log = std::fs::metadata(dir.path().join("medulla.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(log, 0);
     drop(store);
     assert_eq!(value_indexes(dir.path()), 10);
 

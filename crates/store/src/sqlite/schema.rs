@@ -166,7 +166,11 @@ pub(crate) fn build_value_indexes(database: &std::path::Path) -> Result<(), crat
     conn.pragma_update(None, "temp_store", "FILE")?;
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.pragma_update(None, "threads", 2)?;
-    create(&conn)
+    create(&conn)?;
+    // The build is the load's last write: copy it into the database file and empty the log,
+    // which the store's idle readers would otherwise keep at its largest size.
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 /// Query-planner stability: plans do not depend on bound values. Without it, SQLite marks a
