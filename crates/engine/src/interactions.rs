@@ -162,12 +162,8 @@ pub(crate) fn store_version_from(
     };
     let bytes = match ready {
         Some(bytes) => bytes,
-        None => {
-            let stamped = resource::stamp(std::mem::take(&mut prepared.body), id, version, now);
-            serde_json::to_vec(&stamped).map_err(|error| {
-                Error::invalid(None, format!("cannot serialize resource: {error}"))
-            })?
-        }
+        None => resource::stamped_bytes(&prepared.body, id, version, now)
+            .map_err(|error| Error::invalid(None, format!("cannot serialize resource: {error}")))?,
     };
     tx.put(&NewVersion {
         resource_type,

@@ -106,7 +106,8 @@ pub fn check_body(resource_type: &str, body: &Value, url_id: Option<&str>) -> Re
 }
 
 /// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping the rest of `meta`, and puts
-/// `resourceType`, `id` and `meta` first.
+/// `resourceType`, `id` and `meta` first. Writes serialize the same form without building it
+/// ([`stamped_bytes`]); this is its definition, which the tests hold that to.
 pub fn stamp(body: Value, id: &str, version: u64, last_updated: Timestamp) -> Value {
     let Value::Object(mut fields) = body else {
         return body;
