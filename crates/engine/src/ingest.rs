@@ -76,7 +76,13 @@ impl Engine {
                     outcome.written += 1;
                     continue;
                 };
-                let current = tx.current(&resource_type, &id)?;
+                // A bulk load cannot look ids up (it has no id key yet) and need not: it
+                // merges a resource stored twice when it finishes, by the same rule as below.
+                let current = if tx.bulk_loading() {
+                    None
+                } else {
+                    tx.current(&resource_type, &id)?
+                };
                 let (version, method) = match &current {
                     None => (1, Method::Put),
                     Some(current) => {
@@ -140,6 +146,48 @@ pub fn check(body: &Value) -> Result<(), Error> {
         .unwrap_or("");
     resource::check_type(resource_type)?;
     resource::check_body(resource_type, body, None)
+}
+
+/// How a bulk load compares and restamps the copies of a resource it stored more than once
+/// (see [`medulla_store::SqliteOptions::bulk_load_when_empty`]): by [`same_content`], as the
+/// row-by-row ingest does, and with the stamps [`resource::stamp`] writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StampedBodies;
+
+impl medulla_store::StampedBodies for StampedBodies {
+    fn same_content(&self, earlier: &[u8], later: &[u8]) -> bool {
+        match (
+            serde_json::from_slice::<Value>(earlier),
+            serde_json::from_slice::<Value>(later),
+        ) {
+            (Ok(earlier), Ok(later)) => same_content(&earlier, &later),
+            _ => false,
+        }
+    }
+
+    fn restamp(
+        &self,
+        body: &[u8],
+        version: u64,
+        last_updated: medulla_store::Timestamp,
+    ) -> Result<Vec<u8>, String> {
+        let body: Value = serde_json::from_slice(body).map_err(|error| error.to_string())?;
+        let id = body
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or("the stored body has no id")?
+            .to_owned();
+        resource::stamped_bytes(&body, &id, version, last_updated).map_err(|e| e.to_string())
+    }
+}
+
+/// Options for a SQLite store that Medulla's engine writes: the defaults, with the engine's
+/// [`StampedBodies`], so that opening a store whose bulk load stopped early finishes it.
+pub fn sqlite_options() -> medulla_store::SqliteOptions {
+    medulla_store::SqliteOptions {
+        bodies: Some(std::sync::Arc::new(StampedBodies)),
+        ..Default::default()
+    }
 }
 
 /// True when `stored` and `incoming` are the same resource content: every member equal, except

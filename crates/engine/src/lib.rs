@@ -49,7 +49,7 @@ mod validation;
 pub use bundle::{BundleKind, BundleResponse, EntryResponse, TransactionHooks};
 pub use error::{Error, Problem};
 pub use guard::Guarded;
-pub use ingest::{IngestOutcome, check as check_resource};
+pub use ingest::{IngestOutcome, StampedBodies, check as check_resource, sqlite_options};
 pub use interactions::{Prepared, Written};
 pub use medulla_access::{Access, Permission};
 pub use medulla_search::Handling;

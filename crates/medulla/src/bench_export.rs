@@ -19,7 +19,7 @@ pub struct ExportBenchArgs {
 pub fn run(args: ExportBenchArgs) -> anyhow::Result<()> {
     let out = tempfile::tempdir().context("creating an output folder")?;
     let store = Arc::new(
-        medulla_store::SqliteStore::open(&args.data, Default::default())
+        medulla_store::SqliteStore::open(&args.data, medulla_engine::sqlite_options())
             .with_context(|| format!("opening {}", args.data.display()))?,
     );
     let engine = medulla_engine::Engine::new(store.clone(), Default::default());

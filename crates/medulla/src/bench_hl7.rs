@@ -200,7 +200,7 @@ fn end_to_end(args: &Hl7BenchArgs) -> anyhow::Result<()> {
         .build()?;
     let store = Arc::new(medulla_store::SqliteStore::open(
         data.path(),
-        Default::default(),
+        medulla_engine::sqlite_options(),
     )?);
     let result = runtime.block_on(async {
         let engine = medulla_engine::Engine::new(store.clone(), Default::default());

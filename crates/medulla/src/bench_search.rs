@@ -160,7 +160,7 @@ fn measure(
 ) -> anyhow::Result<()> {
     let store = Arc::new(medulla_store::SqliteStore::open(
         data_dir,
-        Default::default(),
+        medulla_engine::sqlite_options(),
     )?);
     let stats = store.stats()?;
     let engine = Engine::new(

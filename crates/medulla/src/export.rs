@@ -8,7 +8,7 @@ use std::sync::Arc;
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let store = Arc::new(
-        medulla_store::SqliteStore::open(&args.data.data, Default::default())
+        medulla_store::SqliteStore::open(&args.data.data, medulla_engine::sqlite_options())
             .with_context(|| format!("opening the store in {}", args.data.data.display()))?,
     );
     let engine = medulla_engine::Engine::new(store.clone(), Default::default());

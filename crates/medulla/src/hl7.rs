@@ -138,7 +138,7 @@ pub fn run(args: Hl7Args) -> anyhow::Result<()> {
 }
 
 fn open_store(data: &Path) -> anyhow::Result<Arc<medulla_store::SqliteStore>> {
-    let store = medulla_store::SqliteStore::open(data, Default::default())
+    let store = medulla_store::SqliteStore::open(data, medulla_engine::sqlite_options())
         .with_context(|| format!("opening the store in {}", data.display()))?;
     Ok(Arc::new(store))
 }

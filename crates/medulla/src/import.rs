@@ -132,10 +132,10 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         .sum();
     let options = medulla_store::SqliteOptions {
         writer_cache_mib: args.cache_mib,
-        // Into an empty store, NDJSON (which never searches as it loads) builds the search
-        // value indexes once at the end instead of row by row.
-        defer_value_indexes_when_empty: !args.no_index && files.iter().all(|f| is_ndjson(f)),
-        ..Default::default()
+        // Into an empty store, NDJSON (which neither reads nor searches as it loads) builds the
+        // id key and the search value indexes once at the end instead of row by row.
+        bulk_load_when_empty: !args.no_index && files.iter().all(|f| is_ndjson(f)),
+        ..medulla_engine::sqlite_options()
     };
     let store = medulla_store::SqliteStore::open(&args.data.data, options)
         .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
@@ -179,10 +179,12 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let outcome = import_files(&context, &runtime, &files);
     context.bar.finish_and_clear();
-    let indexes_built = store.finish_bulk_load();
+    let finished = store.finish_bulk_load();
     let seconds = started.elapsed().as_secs_f64();
-    let written = context.counters.written.load(Ordering::Relaxed);
-    let unchanged = context.counters.unchanged.load(Ordering::Relaxed);
+    let merged = finished.as_ref().copied().unwrap_or_default();
+    // A bulk load writes every copy of a resource and removes the unchanged ones at its end.
+    let written = context.counters.written.load(Ordering::Relaxed) - merged.unchanged;
+    let unchanged = context.counters.unchanged.load(Ordering::Relaxed) + merged.unchanged;
     let failures = context.counters.failures.load(Ordering::Relaxed);
     let resources = written + unchanged;
     println!(
@@ -192,8 +194,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         total_bytes as f64 / 1e6 / seconds.max(1e-9),
     );
     outcome?;
-    indexes_built.context(
-        "building the search indexes failed (the resources are stored; the next start builds them)",
+    finished.context(
+        "finishing the bulk load failed (the resources are stored; running the import again \
+         or the next start finishes it)",
     )?;
     if failures > 0 {
         bail!("{failures} file(s) or line(s) could not be imported (listed above)");

@@ -70,7 +70,7 @@ fn install(data: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Value
 
     let counts = count_by_type(&resources);
     let store = Arc::new(
-        SqliteStore::open(data, Default::default())
+        SqliteStore::open(data, medulla_engine::sqlite_options())
             .with_context(|| format!("opening the store in {}", data.display()))?,
     );
     let result = write(&store, &package, resources);
@@ -200,7 +200,7 @@ fn record_value(
 
 /// The installed packages' records, oldest install first.
 fn list(data: &Path) -> anyhow::Result<Value> {
-    let store = SqliteStore::open(data, Default::default())
+    let store = SqliteStore::open(data, medulla_engine::sqlite_options())
         .with_context(|| format!("opening the store in {}", data.display()))?;
     let mut installed = Vec::new();
     let mut after = 0;

@@ -29,7 +29,7 @@ pub fn run(args: QualityArgs) -> anyhow::Result<()> {
         medulla_terminology::Terminology::in_memory()
     };
     let store = Arc::new(
-        medulla_store::SqliteStore::open(data, Default::default())
+        medulla_store::SqliteStore::open(data, medulla_engine::sqlite_options())
             .with_context(|| format!("opening the store in {}", data.display()))?,
     );
     // Through an engine, so that the StructureDefinitions stored (or installed from packages)

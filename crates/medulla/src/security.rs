@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn open_store(data: &Path) -> anyhow::Result<Arc<dyn Store>> {
-    let store = medulla_store::SqliteStore::open(data, Default::default())
+    let store = medulla_store::SqliteStore::open(data, medulla_engine::sqlite_options())
         .with_context(|| format!("opening the store in {}", data.display()))?;
     Ok(Arc::new(store))
 }

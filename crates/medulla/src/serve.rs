@@ -32,7 +32,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Load the embedded definitions now, not on the first request.
     let types = medulla_model::definitions().resource_types().count();
-    let store = medulla_store::SqliteStore::open(&args.data.data, Default::default())
+    let store = medulla_store::SqliteStore::open(&args.data.data, medulla_engine::sqlite_options())
         .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
     let store = Arc::new(store);
     // Blocking threads run store reads; the store opens at most 8 read connections, so more

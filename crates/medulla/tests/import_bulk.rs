@@ -1,4 +1,5 @@
-//! Bulk NDJSON import: idempotent re-runs, resume after `kill -9`, and `--on-error skip|abort`.
+//! Bulk NDJSON import: idempotent re-runs, resume after `kill -9`, ids given more than once, and
+//! `--on-error skip|abort`.
 
 #![allow(
     clippy::unwrap_used,
@@ -201,6 +202,77 @@ fn kill_9_mid_import_then_rerun_stores_each_resource_once() {
              (SELECT pid FROM params WHERE res_type = 'Patient' AND code = 'gender')"
         ),
         patients
+    );
+}
+
+/// The stored versions of `Patient/id`, oldest first: (version, `meta.versionId`, `gender`).
+fn patient_versions(data: &Path, id: &str) -> Vec<(i64, String, String)> {
+    let conn = open_db(data);
+    let mut statement = conn
+        .prepare(
+            "SELECT v.version, v.body FROM versions v JOIN resources r ON r.res_key = v.res_key \
+             WHERE r.res_type = 'Patient' AND r.res_id = ?1 ORDER BY v.seq",
+        )
+        .unwrap();
+    statement
+        .query_map([id], |row| {
+            let body: Vec<u8> = row.get(1)?;
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            Ok((
+                row.get(0)?,
+                body["meta"]["versionId"].as_str().unwrap().to_owned(),
+                body["gender"].as_str().unwrap().to_owned(),
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn an_id_twice_in_the_input_is_a_new_version_unless_unchanged() {
+    let input = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let patient = |id: &str, gender: &str| {
+        format!(r#"{{"resourceType":"Patient","id":"{id}","gender":"{gender}"}}"#)
+    };
+    // Into an empty store: the bulk load, which merges copies when it ends; then into the
+    // filled store, row by row, which compares each with the stored version. Same result.
+    let first = [
+        patient("a", "male"),
+        patient("b", "female"),
+        patient("a", "male"),
+        patient("a", "female"),
+        patient("a", "female"),
+    ];
+    std::fs::write(input.path().join("first.ndjson"), first.join("\n")).unwrap();
+    let output = import(data.path(), &["--batch", "2"], &[input.path()]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 written, 2 unchanged"), "{stdout}");
+    assert_eq!(
+        patient_versions(data.path(), "a"),
+        [
+            (1, "1".to_owned(), "male".to_owned()),
+            (2, "2".to_owned(), "female".to_owned())
+        ]
+    );
+    assert_eq!(patient_versions(data.path(), "b").len(), 1);
+
+    let second = [patient("a", "female"), patient("a", "other")];
+    std::fs::write(input.path().join("first.ndjson"), second.join("\n")).unwrap();
+    let output = import(data.path(), &["--batch", "1"], &[input.path()]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 written, 1 unchanged"), "{stdout}");
+    let versions = patient_versions(data.path(), "a");
+    assert_eq!(versions.len(), 3);
+    assert_eq!(versions[2], (3, "3".to_owned(), "other".to_owned()));
+    let conn = open_db(data.path());
+    assert_eq!(count(&conn, "SELECT count(*) FROM resources"), 2);
+    assert_eq!(
+        count(&conn, "SELECT version FROM resources WHERE res_id = 'a'"),
+        3
     );
 }
 

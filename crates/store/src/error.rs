@@ -44,6 +44,12 @@ pub enum Error {
         /// The layout this build reads and writes.
         expected: i64,
     },
+    /// The data directory holds a bulk load that stopped before it finished, and this opening
+    /// cannot finish it (no [`crate::StampedBodies`] in the options).
+    #[error(
+        "the data directory holds an unfinished bulk import: run the same `medulla import` again to finish it"
+    )]
+    UnfinishedBulkLoad,
     /// A pagination cursor or other opaque token was malformed.
     #[error("invalid cursor {0:?}")]
     InvalidCursor(String),

@@ -163,10 +163,19 @@ pub trait WriteTx {
     /// Fails only when the backend fails.
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
 
+    /// True while the store is in a bulk load (see [`SqliteOptions::bulk_load_when_empty`]): it
+    /// has no key of resources by id, so [`WriteTx::current`] is a full scan, and [`WriteTx::put`]
+    /// takes first versions only, unchecked. A resource put more than once is merged into
+    /// versions when the load finishes.
+    fn bulk_loading(&self) -> bool {
+        false
+    }
+
     /// Stores a new version and makes it current, replacing its index rows.
     ///
     /// # Errors
-    /// [`Error::VersionConflict`] when `version` is not one more than the current version.
+    /// [`Error::VersionConflict`] when `version` is not one more than the current version; while
+    /// [`WriteTx::bulk_loading`], [`Error::CommitFailed`] for any version but the first.
     fn put(&mut self, version: &NewVersion<'_>) -> Result<(), Error>;
 
     /// Replaces the index rows of the current version of a resource, if it is still at

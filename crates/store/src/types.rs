@@ -175,3 +175,32 @@ pub struct StoreStats {
     /// Search-index rows of all kinds.
     pub index_rows: u64,
 }
+
+/// What the store needs to know of stored bodies to finish a bulk load that stored one
+/// resource more than once (see [`crate::SqliteOptions::bulk_load_when_empty`]). The store keeps
+/// bodies as opaque bytes; the layer that stamps versions into them (the engine) implements
+/// this.
+pub trait StampedBodies: Send + Sync + std::fmt::Debug {
+    /// Whether `later` has the same content as `earlier`, their version stamps aside.
+    fn same_content(&self, earlier: &[u8], later: &[u8]) -> bool;
+
+    /// `body` stamped as version `version`, written at `last_updated`.
+    ///
+    /// # Errors
+    /// A body that cannot be read (it is then left as it is and the load fails to finish).
+    fn restamp(
+        &self,
+        body: &[u8],
+        version: u64,
+        last_updated: Timestamp,
+    ) -> Result<Vec<u8>, String>;
+}
+
+/// What finishing a bulk load did besides building indexes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkLoadMerge {
+    /// Copies of a resource with the same content as the copy before them: removed.
+    pub unchanged: u64,
+    /// Copies with other content: kept as later versions of the first copy's resource.
+    pub versions: u64,
+}

@@ -81,7 +81,7 @@ fn value_indexes(dir: &std::path::Path) -> usize {
 
 fn bulk_options() -> SqliteOptions {
     SqliteOptions {
-        defer_value_indexes_when_empty: true,
+        bulk_load_when_empty: true,
         ..SqliteOptions::default()
     }
 }

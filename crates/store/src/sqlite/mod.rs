@@ -1,5 +1,6 @@
 //! The embedded SQLite backend.
 
+mod bulk;
 mod checkpoint;
 mod index_rows;
 mod params;
@@ -10,8 +11,8 @@ mod vfs;
 mod writer;
 
 use crate::{
-    Error, HistoryPage, HistoryQuery, Include, ParamAliases, Record, SearchPage, SearchQuery,
-    Store, StoreStats, StoredResource, WriteJob,
+    BulkLoadMerge, Error, HistoryPage, HistoryQuery, Include, ParamAliases, Record, SearchPage,
+    SearchQuery, StampedBodies, Store, StoreStats, StoredResource, WriteJob,
 };
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -41,13 +42,20 @@ pub struct SqliteOptions {
     /// Page cache of the write connection, in MiB. Bulk import raises it so that the search
     /// indexes' B-tree pages it touches stay in memory; the bound holds whatever the input size.
     pub writer_cache_mib: usize,
-    /// Bulk load into an empty store: when the store holds no resource at open, the search
-    /// value indexes (`idx_*_value` and friends) are dropped, and [`SqliteStore::finish_bulk_load`]
-    /// (or closing) builds them once from the loaded rows, by sorting, instead of inserting
-    /// into them row by row. Searches stay correct meanwhile, only slower. If the process stops
-    /// before, the next open builds them. Only for loads that do not search as they write
-    /// (NDJSON import).
-    pub defer_value_indexes_when_empty: bool,
+    /// Bulk load into an empty store: when the store holds no resource at open (or holds an
+    /// unfinished bulk load), the unique key of resources by type and id and the search value
+    /// indexes are left out while loading, and [`SqliteStore::finish_bulk_load`] (or closing)
+    /// builds them once from the loaded rows, by sorting, instead of inserting into them row by
+    /// row. Meanwhile write jobs see [`crate::WriteTx::bulk_loading`]: a first version is not
+    /// checked against existing ids, and a resource stored more than once is merged when the
+    /// load finishes (see [`SqliteOptions::bodies`]). Only for loads that neither read nor
+    /// search as they write (NDJSON import). If the process stops first, opening the store
+    /// again with this option goes on with the load; opening it without finishes it.
+    pub bulk_load_when_empty: bool,
+    /// How to compare and restamp stored bodies, which finishing a bulk load needs when it
+    /// stored one resource more than once. Without it, such a store cannot be finished (and
+    /// fails to open with [`Error::UnfinishedBulkLoad`]).
+    pub bodies: Option<Arc<dyn StampedBodies>>,
 }
 
 impl Default for SqliteOptions {
@@ -56,7 +64,8 @@ impl Default for SqliteOptions {
             synchronous_full: true,
             max_readers: 8,
             writer_cache_mib: 16,
-            defer_value_indexes_when_empty: false,
+            bulk_load_when_empty: false,
+            bodies: None,
         }
     }
 }
@@ -73,8 +82,8 @@ pub struct SqliteStore {
     readers: Mutex<ReaderPool>,
     reader_freed: Condvar,
     aliases: SharedAliases,
-    /// The value indexes were dropped for a bulk load and are still to be built.
-    deferred_indexes: std::sync::atomic::AtomicBool,
+    /// A bulk load is going on: its indexes are still to be built.
+    bulk_load: std::sync::atomic::AtomicBool,
 }
 
 /// Idle read connections and how many exist in all.
@@ -125,8 +134,20 @@ impl SqliteStore {
         let conn = open_writer_connection(&database_path, options.synchronous_full)?;
         schema::apply_pragmas(&conn, options.synchronous_full, options.writer_cache_mib)?;
         schema::create(&conn)?;
-        let deferred_indexes =
-            options.defer_value_indexes_when_empty && schema::drop_value_indexes_if_empty(&conn)?;
+        let bulk_load = if options.bulk_load_when_empty {
+            !bulk::id_key_exists(&conn)? || bulk::begin_if_empty(&conn)?
+        } else {
+            false
+        };
+        if !bulk_load {
+            if bulk::id_key_exists(&conn)? {
+                // Indexes a bulk load's end did not get to build (the process stopped).
+                conn.execute_batch(schema::VALUE_INDEXES)?;
+            } else {
+                tracing::info!("finishing a bulk load that stopped before its end");
+                bulk::finish(&database_path, options.bodies.as_deref())?;
+            }
+        }
         let (sender, receiver) = channel();
         let aliases = SharedAliases::default();
         let writer_aliases = Arc::clone(&aliases);
@@ -136,7 +157,14 @@ impl SqliteStore {
         let writer = std::thread::Builder::new()
             .name("medulla-store-writer".into())
             .spawn(move || {
-                writer::run(conn, receiver, writer_aliases, checkpointer, &wal_path);
+                writer::run(
+                    conn,
+                    receiver,
+                    writer_aliases,
+                    checkpointer,
+                    &wal_path,
+                    bulk_load,
+                );
             })
             .map_err(|source| Error::OpenDirectory {
                 path: dir.to_owned(),
@@ -153,7 +181,7 @@ impl SqliteStore {
             }),
             reader_freed: Condvar::new(),
             aliases,
-            deferred_indexes: deferred_indexes.into(),
+            bulk_load: bulk_load.into(),
         })
     }
 
@@ -163,21 +191,22 @@ impl SqliteStore {
     }
 
     /// Stops accepting writes, lets queued jobs finish, and waits for the writer thread; then
-    /// builds the value indexes a bulk load deferred (a failure is logged: the next open
-    /// builds them).
+    /// finishes a bulk load (a failure is logged: the next opening finishes it).
     pub fn close(&self) {
         if let Err(error) = self.finish_bulk_load() {
-            tracing::error!(%error, "building the search indexes failed; the next open builds them");
+            tracing::error!(%error, "finishing the bulk load failed; the next opening finishes it");
         }
     }
 
-    /// Closes the store like [`SqliteStore::close`], reporting whether the value indexes a bulk
-    /// load deferred (see [`SqliteOptions::defer_value_indexes_when_empty`]) could be built.
+    /// Closes the store like [`SqliteStore::close`], reporting how a bulk load (see
+    /// [`SqliteOptions::bulk_load_when_empty`]) finished: what merging resources stored more
+    /// than once did (nothing when there was no bulk load).
     ///
     /// # Errors
-    /// When building an index fails (a full disk); the loaded rows are committed regardless,
-    /// and the next open builds the missing indexes.
-    pub fn finish_bulk_load(&self) -> Result<(), Error> {
+    /// When merging or building an index fails (a full disk, or [`Error::UnfinishedBulkLoad`]
+    /// without [`SqliteOptions::bodies`]); the loaded rows are committed regardless, and the
+    /// next opening finishes the load.
+    pub fn finish_bulk_load(&self) -> Result<BulkLoadMerge, Error> {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
         }
@@ -185,18 +214,19 @@ impl SqliteStore {
         if let Some(handle) = handle {
             let _ = handle.join();
         }
-        if self
-            .deferred_indexes
+        if !self
+            .bulk_load
             .swap(false, std::sync::atomic::Ordering::AcqRel)
         {
-            let started = std::time::Instant::now();
-            schema::build_value_indexes(&self.database_path)?;
-            tracing::info!(
-                seconds = started.elapsed().as_secs_f64(),
-                "search value indexes built"
-            );
+            return Ok(BulkLoadMerge::default());
         }
-        Ok(())
+        let started = std::time::Instant::now();
+        let merged = bulk::finish(&self.database_path, self.options.bodies.as_deref())?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "bulk load finished: id key and search value indexes built"
+        );
+        Ok(merged)
     }
 
     /// Takes an idle read connection, opens one if fewer than `max_readers` exist, or waits.

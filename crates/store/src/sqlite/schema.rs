@@ -16,8 +16,7 @@ CREATE TABLE IF NOT EXISTS resources (
     version      INTEGER NOT NULL,
     last_updated INTEGER NOT NULL,
     deleted      INTEGER NOT NULL,
-    version_seq  INTEGER NOT NULL,
-    UNIQUE (res_type, res_id)
+    version_seq  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS resources_by_type ON resources (res_type, deleted);
 CREATE INDEX IF NOT EXISTS resources_by_updated ON resources (res_type, last_updated);
@@ -46,44 +45,37 @@ CREATE TABLE IF NOT EXISTS params (
 CREATE INDEX IF NOT EXISTS params_by_code ON params (code);
 
 -- Index tables are clustered by resource (`res_key`, `pid`, `ord`: appended in import order,
--- found by resource for sorting and for replacing a resource's rows) and carry one value index
--- each. `ord` numbers a resource's rows in one table.
+-- found by resource for sorting and for replacing a resource's rows) and carry value indexes
+-- (`VALUE_INDEXES`). `ord` numbers a resource's rows in one table.
 CREATE TABLE IF NOT EXISTS idx_string (
     res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
     normalized TEXT NOT NULL, exact TEXT NOT NULL,
     PRIMARY KEY (res_key, pid, ord)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (pid, normalized);
 
 CREATE TABLE IF NOT EXISTS idx_token (
     res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
     system TEXT, code TEXT, text TEXT,
     PRIMARY KEY (res_key, pid, ord)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token (pid, code, system);
 
 CREATE TABLE IF NOT EXISTS idx_date (
     res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
     low INTEGER NOT NULL, high INTEGER NOT NULL,
     PRIMARY KEY (res_key, pid, ord)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_date_value ON idx_date (pid, low, high);
 
 CREATE TABLE IF NOT EXISTS idx_number (
     res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
     value REAL NOT NULL,
     PRIMARY KEY (res_key, pid, ord)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_number_value ON idx_number (pid, value);
 
 CREATE TABLE IF NOT EXISTS idx_quantity (
     res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
     value REAL NOT NULL, system TEXT, code TEXT, canonical_value REAL, canonical_code TEXT,
     PRIMARY KEY (res_key, pid, ord)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_quantity_canonical ON idx_quantity (pid, canonical_code, canonical_value)
-    WHERE canonical_code IS NOT NULL;
-CREATE INDEX IF NOT EXISTS idx_quantity_written ON idx_quantity (pid, code, value);
 
 -- A reference row is either local (`target_type`/`target_id`) or absolute (`url`); each kind
 -- has its own partial index, so no row pays for the other's.
@@ -92,16 +84,12 @@ CREATE TABLE IF NOT EXISTS idx_reference (
     target_type TEXT, target_id TEXT, target_version TEXT, url TEXT,
     PRIMARY KEY (res_key, pid, ord)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (target_id, target_type, pid)
-    WHERE target_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS idx_reference_url ON idx_reference (url, pid) WHERE url IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS idx_uri (
     res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
     uri TEXT NOT NULL,
     PRIMARY KEY (res_key, pid, ord)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (pid, uri);
 
 CREATE TABLE IF NOT EXISTS idx_composite (
     res_key INTEGER NOT NULL, pid INTEGER NOT NULL, ord INTEGER NOT NULL,
@@ -110,7 +98,6 @@ CREATE TABLE IF NOT EXISTS idx_composite (
     v_low INTEGER, v_high INTEGER, v_text TEXT,
     PRIMARY KEY (res_key, pid, ord)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_composite_value ON idx_composite (pid, code, system);
 
 -- Keyed records written atomically with resources (see `Record`).
 CREATE TABLE IF NOT EXISTS records (
@@ -129,49 +116,28 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 );
 "#;
 
-/// The value indexes are the explicit indexes of the `idx_*` tables (their primary keys are
-/// SQLite's own `sqlite_autoindex_*`, with no SQL): a bulk load into an empty store builds them
-/// after loading instead of row by row (see `SqliteOptions::defer_value_indexes_when_empty`).
-/// Every other index stays: the load itself looks resources up by id.
-const VALUE_INDEXES: &str = "SELECT name FROM sqlite_master \
-     WHERE type = 'index' AND tbl_name GLOB 'idx_*' AND sql IS NOT NULL";
+/// The unique key of resources by type and id. A bulk load into an empty store creates it at
+/// its end (see `super::bulk`); every other store has it from the start.
+pub(crate) const ID_KEY: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS resources_by_id ON resources (res_type, res_id)";
 
-/// Drops the value indexes if the store holds no resource; whether it did.
-pub(crate) fn drop_value_indexes_if_empty(conn: &Connection) -> Result<bool, crate::Error> {
-    let tx = conn.unchecked_transaction()?;
-    let is_empty = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM resources)", [], |row| {
-        row.get::<_, bool>(0)
-    })?;
-    if is_empty {
-        let names = tx
-            .prepare(VALUE_INDEXES)?
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        for name in names {
-            // Names come from the schema above, never from input.
-            tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
-        }
-    }
-    tx.commit()?;
-    Ok(is_empty)
-}
-
-/// Builds missing indexes on a connection of its own: sorting on both cores, spilling to
-/// temporary files rather than memory (the write connection keeps temporary data in memory),
-/// with a bounded page cache.
-pub(crate) fn build_value_indexes(database: &std::path::Path) -> Result<(), crate::Error> {
-    let conn = Connection::open(database)?;
-    conn.busy_timeout(std::time::Duration::from_secs(60))?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "temp_store", "FILE")?;
-    conn.pragma_update(None, "cache_size", -65_536)?;
-    conn.pragma_update(None, "threads", 2)?;
-    create(&conn)?;
-    // The build is the load's last write: copy it into the database file and empty the log,
-    // which the store's idle readers would otherwise keep at its largest size.
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    Ok(())
-}
+/// Every index table's value indexes (their primary keys are SQLite's own, with no SQL). A
+/// bulk load into an empty store builds them at its end, by sorting (see `super::bulk`); every
+/// other store has them from the start.
+pub(crate) const VALUE_INDEXES: &str = r#"
+CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (pid, normalized);
+CREATE INDEX IF NOT EXISTS idx_token_value ON idx_token (pid, code, system);
+CREATE INDEX IF NOT EXISTS idx_date_value ON idx_date (pid, low, high);
+CREATE INDEX IF NOT EXISTS idx_number_value ON idx_number (pid, value);
+CREATE INDEX IF NOT EXISTS idx_quantity_canonical ON idx_quantity (pid, canonical_code, canonical_value)
+    WHERE canonical_code IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_quantity_written ON idx_quantity (pid, code, value);
+CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (target_id, target_type, pid)
+    WHERE target_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_reference_url ON idx_reference (url, pid) WHERE url IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (pid, uri);
+CREATE INDEX IF NOT EXISTS idx_composite_value ON idx_composite (pid, code, system);
+"#;
 
 /// Query-planner stability: plans do not depend on bound values. Without it, SQLite marks a
 /// cached statement whose plan looked at a bound value (every `LIMIT ?`) as expired when that
@@ -215,7 +181,8 @@ pub(crate) fn apply_pragmas(
     Ok(())
 }
 
-/// Creates the schema in a new database, or checks an existing one's version.
+/// Creates the schema in a new database, or checks an existing one's version and creates the
+/// tables and the indexes no bulk load leaves out (see `super::bulk`).
 pub(crate) fn create(conn: &Connection) -> Result<(), crate::Error> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version != 0 && version != SCHEMA_VERSION {
@@ -228,6 +195,8 @@ pub(crate) fn create(conn: &Connection) -> Result<(), crate::Error> {
     }
     conn.execute_batch(SCHEMA)?;
     if version == 0 {
+        conn.execute_batch(ID_KEY)?;
+        conn.execute_batch(VALUE_INDEXES)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(())

@@ -24,6 +24,8 @@ struct SqliteWriteTx<'c> {
     /// Full-text changes of this job, applied after the batch's jobs.
     text: Vec<TextOp>,
     inserts: index_rows::Inserts<'c>,
+    /// The store is in a bulk load (see `super::bulk`).
+    bulk_load: bool,
 }
 
 impl SqliteWriteTx<'_> {
@@ -59,8 +61,19 @@ impl WriteTx for SqliteWriteTx<'_> {
         queries::read(self.conn, resource_type, id)
     }
 
+    fn bulk_loading(&self) -> bool {
+        self.bulk_load
+    }
+
     fn put(&mut self, new: &NewVersion<'_>) -> Result<(), Error> {
         let conn = self.conn;
+        if self.bulk_load && new.version != 1 {
+            // Without the id key a later version cannot find the one it follows for sure.
+            return Err(Error::CommitFailed(format!(
+                "{}/{}: a bulk load writes first versions only",
+                new.resource_type, new.id
+            )));
+        }
         let version = i64::try_from(new.version).unwrap_or(i64::MAX);
         let deleted = i64::from(new.body.is_none());
         // Version 1 is a new resource, so inserting its row is the version check: the unique
@@ -213,6 +226,7 @@ pub(crate) fn run(
     aliases: SharedAliases,
     checkpointer: Checkpointer,
     wal_path: &Path,
+    bulk_load: bool,
 ) {
     let mut last_now = Timestamp(0);
     let mut params = ParamIds::default();
@@ -229,7 +243,7 @@ pub(crate) fn run(
         // Strictly increasing per batch, so `_since` and history order agree with commit order.
         let now = Timestamp(Timestamp::now().0.max(last_now.0 + 1));
         last_now = now;
-        let commit = run_batch(&conn, &aliases, &mut params, &mut batch, now);
+        let commit = run_batch(&conn, &aliases, &mut params, &mut batch, now, bulk_load);
         match &commit {
             Ok(()) => checkpointer.nudge(),
             Err(error) => {
@@ -268,13 +282,14 @@ fn run_batch(
     params: &mut ParamIds,
     batch: &mut [Box<dyn WriteJob>],
     now: Timestamp,
+    bulk_load: bool,
 ) -> Result<(), Error> {
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
     // A job alone in its batch needs no savepoint: if it fails, the whole transaction is its.
     let alone = batch.len() == 1;
     let mut text = Vec::new();
     for job in batch.iter_mut() {
-        match run_job(conn, aliases, params, job.as_mut(), now, alone) {
+        match run_job(conn, aliases, params, job.as_mut(), now, alone, bulk_load) {
             Ok(JobEnd::Kept(ops)) => text.extend(ops),
             Ok(JobEnd::Discarded) => {}
             Ok(JobEnd::RolledBackAll) => return Ok(()),
@@ -321,6 +336,7 @@ fn run_job(
     job: &mut dyn WriteJob,
     now: Timestamp,
     alone: bool,
+    bulk_load: bool,
 ) -> Result<JobEnd, Error> {
     if !alone {
         conn.prepare_cached("SAVEPOINT job")?.execute([])?;
@@ -332,6 +348,7 @@ fn run_job(
         now,
         text: Vec::new(),
         inserts: index_rows::Inserts::default(),
+        bulk_load,
     };
     let kept = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).unwrap_or_else(|_| {
         tracing::error!("write job panicked; its changes were rolled back");
