@@ -234,3 +234,22 @@ fn a_bulk_load_writes_first_versions_only() {
     store.finish_bulk_load().unwrap();
     assert_eq!(count(dir.path(), "SELECT count(*) FROM versions"), 1);
 }
+
+#[test]
+fn an_index_a_finishing_load_did_not_get_to_build_is_built_by_the_next_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), options(true)).unwrap();
+    assert!(load(&store, &[("a", "x"), ("b", "y")]));
+    store.finish_bulk_load().unwrap();
+    drop(store);
+    // As if the process stopped after the id key and before the last value index.
+    let conn = rusqlite::Connection::open(dir.path().join("medulla.db")).unwrap();
+    conn.execute_batch("DROP INDEX idx_composite_value")
+        .unwrap();
+    drop(conn);
+    let present = "SELECT count(*) FROM sqlite_master WHERE name = 'idx_composite_value'";
+    assert_eq!(count(dir.path(), present), 0);
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    assert_eq!(count(dir.path(), present), 1);
+    assert_eq!(ids_with_code(&store, "y"), vec!["b".to_owned()]);
+}

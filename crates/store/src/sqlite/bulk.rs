@@ -32,6 +32,19 @@ pub(crate) fn id_key_exists(conn: &Connection) -> Result<bool, Error> {
     )?)
 }
 
+/// Whether the store has every index a bulk load leaves out: false while one is going on, or
+/// when one stopped before its end had built them all.
+pub(crate) fn is_finished(conn: &Connection) -> Result<bool, Error> {
+    let expected = VALUE_INDEXES.matches("CREATE INDEX").count();
+    let value_indexes: usize = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name GLOB 'idx_*' \
+         AND sql IS NOT NULL",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(value_indexes >= expected && id_key_exists(conn)?)
+}
+
 /// Starts a bulk load if the store holds no resource: drops the id key (by making the empty
 /// `resources` table again, which also turns an older layout's automatic key into a named one)
 /// and the value indexes. Returns whether it did.

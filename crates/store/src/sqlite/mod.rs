@@ -139,14 +139,9 @@ impl SqliteStore {
         } else {
             false
         };
-        if !bulk_load {
-            if bulk::id_key_exists(&conn)? {
-                // Indexes a bulk load's end did not get to build (the process stopped).
-                conn.execute_batch(schema::VALUE_INDEXES)?;
-            } else {
-                tracing::info!("finishing a bulk load that stopped before its end");
-                bulk::finish(&database_path, options.bodies.as_deref())?;
-            }
+        if !bulk_load && !bulk::is_finished(&conn)? {
+            tracing::info!("finishing a bulk load that stopped before its end");
+            bulk::finish(&database_path, options.bodies.as_deref())?;
         }
         let (sender, receiver) = channel();
         let aliases = SharedAliases::default();
