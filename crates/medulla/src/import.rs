@@ -183,7 +183,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let merged = finished.as_ref().copied().unwrap_or_default();
     // A bulk load writes every copy of a resource and removes the unchanged ones at its end.
-    let written = context.counters.written.load(Ordering::Relaxed) - merged.unchanged;
+    let written = context
+        .counters
+        .written
+        .load(Ordering::Relaxed)
+        .saturating_sub(merged.unchanged);
     let unchanged = context.counters.unchanged.load(Ordering::Relaxed) + merged.unchanged;
     let failures = context.counters.failures.load(Ordering::Relaxed);
     let resources = written + unchanged;

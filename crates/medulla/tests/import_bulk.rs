@@ -182,6 +182,10 @@ fn kill_9_mid_import_then_rerun_stores_each_resource_once() {
         "exactly the input's resources"
     );
     let conn = open_db(data.path());
+    let report: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(report, "ok", "SQLite's check of every table and index");
     assert_eq!(count(&conn, "SELECT count(*) FROM resources"), lines as i64);
     assert_eq!(
         count(&conn, "SELECT count(*) FROM versions"),

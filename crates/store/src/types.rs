@@ -199,8 +199,11 @@ pub trait StampedBodies: Send + Sync + std::fmt::Debug {
 /// What finishing a bulk load did besides building indexes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BulkLoadMerge {
-    /// Copies of a resource with the same content as the copy before them: removed.
+    /// Copies of a resource with the same content as the copy before them, written since the
+    /// store was opened: removed.
     pub unchanged: u64,
+    /// The same, written before (by a load that stopped and went on): removed.
+    pub unchanged_before: u64,
     /// Copies with other content: kept as later versions of the first copy's resource.
     pub versions: u64,
 }

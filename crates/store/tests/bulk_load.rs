@@ -108,6 +108,15 @@ fn count(dir: &std::path::Path, sql: &str) -> i64 {
     conn.query_row(sql, [], |row| row.get(0)).unwrap()
 }
 
+/// SQLite's own check of every table and index.
+fn assert_intact(dir: &std::path::Path) {
+    let conn = rusqlite::Connection::open(dir.join("medulla.db")).unwrap();
+    let report: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(report, "ok");
+}
+
 fn body(resource: &StoredResource) -> String {
     String::from_utf8(resource.body.clone().unwrap()).unwrap()
 }
@@ -115,6 +124,7 @@ fn body(resource: &StoredResource) -> String {
 /// What every test's load ends with: `a` is "x" then "y" (its unchanged copies gone), `b` and
 /// `c` are single versions.
 fn assert_merged(dir: &std::path::Path, store: &SqliteStore) {
+    assert_intact(dir);
     let a = store.read("Observation", "a").unwrap().unwrap();
     assert_eq!((a.version, body(&a)), (2, "2|y".to_owned()));
     let first = store.vread("Observation", "a", 1).unwrap().unwrap();
@@ -164,6 +174,7 @@ fn copies_of_a_resource_become_its_versions_or_go_when_unchanged() {
         merged,
         BulkLoadMerge {
             unchanged: 3,
+            unchanged_before: 0,
             versions: 1
         }
     );
@@ -187,7 +198,14 @@ fn a_bulk_load_stopped_early_goes_on_when_opened_for_one_again() {
     std::mem::forget(store);
     let store = SqliteStore::open(dir.path(), options(true)).unwrap();
     assert!(load(&store, SECOND_HALF), "the load goes on");
-    store.finish_bulk_load().unwrap();
+    assert_eq!(
+        store.finish_bulk_load().unwrap(),
+        BulkLoadMerge {
+            unchanged: 2,
+            unchanged_before: 1,
+            versions: 1
+        }
+    );
     let store = SqliteStore::open(dir.path(), options(false)).unwrap();
     assert_merged(dir.path(), &store);
 }
@@ -252,4 +270,50 @@ fn an_index_a_finishing_load_did_not_get_to_build_is_built_by_the_next_opening()
     let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
     assert_eq!(count(dir.path(), present), 1);
     assert_eq!(ids_with_code(&store, "y"), vec!["b".to_owned()]);
+}
+
+#[test]
+fn a_load_going_on_after_a_finish_stopped_while_merging_appends_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), options(true)).unwrap();
+    assert!(load(&store, FIRST_HALF));
+    assert!(load(&store, SECOND_HALF));
+    store.finish_bulk_load().unwrap();
+    drop(store);
+    // What a finish leaves when it stops between two pages of merging: some resources merged
+    // into versions, no id key yet, the index of copies still there.
+    let conn = rusqlite::Connection::open(dir.path().join("medulla.db")).unwrap();
+    conn.execute_batch(
+        "DROP INDEX resources_by_id; \
+         CREATE INDEX resources_by_id_copies ON resources (res_type, res_id);",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(dir.path(), options(true)).unwrap();
+    let copies_index = "SELECT count(*) FROM sqlite_master WHERE name = 'resources_by_id_copies'";
+    assert_eq!(
+        count(dir.path(), copies_index),
+        0,
+        "the load goes on without it"
+    );
+    assert!(load(&store, &[("a", "y"), ("a", "q"), ("b", "z")]));
+    assert_eq!(
+        store.finish_bulk_load().unwrap(),
+        BulkLoadMerge {
+            unchanged: 2,
+            unchanged_before: 0,
+            versions: 1
+        }
+    );
+    let store = SqliteStore::open(dir.path(), options(false)).unwrap();
+    let versions: Vec<String> = (1..=3)
+        .map(|version| body(&store.vread("Observation", "a", version).unwrap().unwrap()))
+        .collect();
+    assert_eq!(versions, ["1|x", "2|y", "3|q"]);
+    assert_eq!(store.read("Observation", "a").unwrap().unwrap().version, 3);
+    assert_eq!(ids_with_code(&store, "q"), vec!["a".to_owned()]);
+    assert_eq!(ids_with_code(&store, "y"), Vec::<String>::new());
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM resources"), 3);
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM versions"), 5);
+    assert_intact(dir.path());
 }

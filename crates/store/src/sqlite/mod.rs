@@ -84,6 +84,8 @@ pub struct SqliteStore {
     aliases: SharedAliases,
     /// A bulk load is going on: its indexes are still to be built.
     bulk_load: std::sync::atomic::AtomicBool,
+    /// The first `res_key` this opening writes (see [`BulkLoadMerge::unchanged`]).
+    watermark: i64,
 }
 
 /// Idle read connections and how many exist in all.
@@ -134,15 +136,20 @@ impl SqliteStore {
         let conn = open_writer_connection(&database_path, options.synchronous_full)?;
         schema::apply_pragmas(&conn, options.synchronous_full, options.writer_cache_mib)?;
         schema::create(&conn)?;
-        let bulk_load = if options.bulk_load_when_empty {
-            !bulk::id_key_exists(&conn)? || bulk::begin_if_empty(&conn)?
-        } else {
+        let bulk_load = if !options.bulk_load_when_empty {
             false
+        } else if bulk::id_key_exists(&conn)? {
+            bulk::begin_if_empty(&conn)?
+        } else {
+            // A bulk load that stopped: it goes on.
+            bulk::drop_copies_index(&conn)?;
+            true
         };
         if !bulk_load && !bulk::is_finished(&conn)? {
             tracing::info!("finishing a bulk load that stopped before its end");
-            bulk::finish(&database_path, options.bodies.as_deref())?;
+            bulk::finish(&database_path, options.bodies.as_deref(), i64::MAX)?;
         }
+        let watermark = bulk::watermark(&conn)?;
         let (sender, receiver) = channel();
         let aliases = SharedAliases::default();
         let writer_aliases = Arc::clone(&aliases);
@@ -177,6 +184,7 @@ impl SqliteStore {
             reader_freed: Condvar::new(),
             aliases,
             bulk_load: bulk_load.into(),
+            watermark,
         })
     }
 
@@ -216,7 +224,11 @@ impl SqliteStore {
             return Ok(BulkLoadMerge::default());
         }
         let started = std::time::Instant::now();
-        let merged = bulk::finish(&self.database_path, self.options.bodies.as_deref())?;
+        let merged = bulk::finish(
+            &self.database_path,
+            self.options.bodies.as_deref(),
+            self.watermark,
+        )?;
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
             "bulk load finished: id key and search value indexes built"
