@@ -63,6 +63,30 @@ impl Counters {
     }
 }
 
+/// Takes the data directory's import lock (`import.lock`, released when the process ends,
+/// however it ends). Two imports into one directory would each load everything, and two bulk
+/// loads would race to finish (one of them failing).
+fn lock_for_import(data: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let path = data.join("import.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `medulla import` is loading into {}: wait for it to end",
+            data.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 fn is_priority(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.starts_with("hospitalInformation") || name.starts_with("practitionerInformation")
@@ -137,6 +161,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         bulk_load_when_empty: !args.no_index && files.iter().all(|f| is_ndjson(f)),
         ..medulla_engine::sqlite_options()
     };
+    let _one_import = lock_for_import(&args.data.data)?;
     let store = medulla_store::SqliteStore::open(&args.data.data, options)
         .with_context(|| format!("opening the store in {}", args.data.data.display()))?;
     let store = Arc::new(store);

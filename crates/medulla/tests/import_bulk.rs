@@ -280,6 +280,30 @@ fn an_id_twice_in_the_input_is_a_new_version_unless_unchanged() {
     );
 }
 
+#[test]
+fn a_second_import_into_the_same_directory_is_refused_while_one_runs() {
+    let input = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let file = lines_file(input.path());
+    // The lock a running import holds.
+    let held = std::fs::File::create(data.path().join("import.lock")).unwrap();
+    held.lock().unwrap();
+    let output = import(data.path(), &[], &[&file]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("another `medulla import` is loading into"),
+        "{stderr}"
+    );
+    assert!(
+        !data.path().join("medulla.db").exists(),
+        "nothing was opened"
+    );
+    held.unlock().unwrap();
+    let output = import(data.path(), &["--on-error", "skip"], &[&file]);
+    assert!(text(&output).0.contains("5 written"), "{output:?}");
+}
+
 fn lines_file(dir: &Path) -> std::path::PathBuf {
     let patient = |id: &str| format!(r#"{{"resourceType":"Patient","id":"{id}","active":true}}"#);
     let lines = [
