@@ -79,6 +79,28 @@ fn load(store: &SqliteStore, resources: &[(&str, &str)]) -> bool {
     seen.into_iter().all(|bulk| bulk)
 }
 
+/// Puts one version of `Observation/id`, without index rows, as a job of its own.
+fn put(
+    store: &SqliteStore,
+    id: &'static str,
+    version: u64,
+    body: &'static str,
+) -> Result<(), Error> {
+    write(store, move |tx| {
+        let now = tx.now();
+        tx.put(&NewVersion {
+            resource_type: "Observation",
+            id,
+            version,
+            last_updated: now,
+            method: Method::Put,
+            body: Some(body.as_bytes()),
+            index: None,
+        })
+    })
+    .blocking_wait()
+}
+
 fn ids_with_code(store: &SqliteStore, code: &str) -> Vec<String> {
     let query = SearchQuery {
         resource_types: vec!["Observation".into()],
@@ -141,19 +163,7 @@ fn assert_merged(dir: &std::path::Path, store: &SqliteStore) {
     assert_eq!(count(dir, "SELECT count(*) FROM idx_token"), 3);
     assert_eq!(count(dir, "SELECT count(*) FROM fts_docsize"), 3);
     // The id key is back: a second first version of `a` is a conflict.
-    let again = write(store, |tx| {
-        let now = tx.now();
-        tx.put(&NewVersion {
-            resource_type: "Observation",
-            id: "a",
-            version: 1,
-            last_updated: now,
-            method: Method::Put,
-            body: Some(b"1|w"),
-            index: None,
-        })
-    })
-    .blocking_wait();
+    let again = put(store, "a", 1, "1|w");
     assert!(
         matches!(again, Err(Error::VersionConflict { found: 2, .. })),
         "{again:?}"
@@ -235,19 +245,7 @@ fn a_bulk_load_writes_first_versions_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path(), options(true)).unwrap();
     assert!(load(&store, &[("a", "x")]));
-    let later = write(&store, |tx| {
-        let now = tx.now();
-        tx.put(&NewVersion {
-            resource_type: "Observation",
-            id: "a",
-            version: 2,
-            last_updated: now,
-            method: Method::Put,
-            body: Some(b"2|y"),
-            index: None,
-        })
-    })
-    .blocking_wait();
+    let later = put(&store, "a", 2, "2|y");
     assert!(matches!(later, Err(Error::CommitFailed(_))), "{later:?}");
     store.finish_bulk_load().unwrap();
     assert_eq!(count(dir.path(), "SELECT count(*) FROM versions"), 1);
