@@ -45,13 +45,19 @@ pub(crate) fn watermark(conn: &Connection) -> Result<i64, Error> {
 /// when one stopped before its end had built them all.
 pub(crate) fn is_finished(conn: &Connection) -> Result<bool, Error> {
     let expected = VALUE_INDEXES.matches("CREATE INDEX").count();
-    let value_indexes: usize = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name GLOB 'idx_*' \
-         AND sql IS NOT NULL",
-        [],
-        |row| row.get(0),
-    )?;
-    Ok(value_indexes >= expected && id_key_exists(conn)?)
+    Ok(value_index_names(conn)?.len() >= expected && id_key_exists(conn)?)
+}
+
+/// The value indexes the store has: the explicit indexes of the `idx_*` tables (their primary
+/// keys are SQLite's own, with no SQL).
+fn value_index_names(conn: &Connection) -> Result<Vec<String>, Error> {
+    Ok(conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name GLOB 'idx_*' \
+             AND sql IS NOT NULL",
+        )?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Starts a bulk load if the store holds no resource: drops the id key (by making the empty
@@ -65,14 +71,7 @@ pub(crate) fn begin_if_empty(conn: &Connection) -> Result<bool, Error> {
     if is_empty {
         tx.execute_batch("DROP TABLE resources")?;
         schema::create(&tx)?;
-        let names = tx
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name GLOB 'idx_*' \
-                 AND sql IS NOT NULL",
-            )?
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        for name in names {
+        for name in value_index_names(&tx)? {
             // Names come from the schema, never from input.
             tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
         }
@@ -130,7 +129,7 @@ fn create_id_key(
     conn.execute_batch(COPIES_INDEX)?;
     // What to do is decided first (reading), then done in the order of the rows on disk: a load
     // resumed after a crash has a copy of everything loaded before it, and removing them id by
-    // id dirtied a random page of every table per copy (1,534,260 copies took 456 s).
+    // id dirtied a random page of every table per copy.
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS copies_gone (res_key INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
          CREATE TEMP TABLE IF NOT EXISTS copies_versioned (res_type TEXT NOT NULL, res_id TEXT NOT NULL);
@@ -278,7 +277,7 @@ pub(crate) fn drop_copies_index(conn: &Connection) -> Result<(), Error> {
 }
 
 /// One stored copy of a resource: its row and its current version.
-struct Copy {
+struct StoredCopy {
     res_key: i64,
     version: u64,
     seq: i64,
@@ -289,7 +288,7 @@ struct Copy {
 /// The copies of one id, in load order. Copies are first versions, except that the first may
 /// have more (merged by an earlier finish that stopped before the id key was built, the load
 /// then going on).
-fn read_copies(conn: &Connection, resource_type: &str, id: &str) -> Result<Vec<Copy>, Error> {
+fn read_copies(conn: &Connection, resource_type: &str, id: &str) -> Result<Vec<StoredCopy>, Error> {
     let mut copies = Vec::new();
     let mut select = conn.prepare_cached(
         "SELECT r.res_key, r.version, v.seq, v.last_updated, v.body \
@@ -306,7 +305,7 @@ fn read_copies(conn: &Connection, resource_type: &str, id: &str) -> Result<Vec<C
                 "{resource_type}/{id}: a bulk-loaded copy is not a first version with a body"
             )));
         };
-        copies.push(Copy {
+        copies.push(StoredCopy {
             res_key: row.get(0)?,
             version,
             seq: row.get(2)?,
@@ -319,8 +318,11 @@ fn read_copies(conn: &Connection, resource_type: &str, id: &str) -> Result<Vec<C
 
 /// The copies whose content changed from the copy before them (the first always), and the
 /// others.
-fn sort_copies(bodies: &dyn StampedBodies, copies: Vec<Copy>) -> (Vec<Copy>, Vec<Copy>) {
-    let mut changed: Vec<Copy> = Vec::with_capacity(copies.len());
+fn sort_copies(
+    bodies: &dyn StampedBodies,
+    copies: Vec<StoredCopy>,
+) -> (Vec<StoredCopy>, Vec<StoredCopy>) {
+    let mut changed: Vec<StoredCopy> = Vec::with_capacity(copies.len());
     let mut unchanged = Vec::new();
     for copy in copies {
         match changed.last() {
